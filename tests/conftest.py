@@ -1,0 +1,60 @@
+import sys
+from pathlib import Path
+
+import pytest
+import spacy
+from spacy.util import fix_random_seed
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from tiny_models import build_tiny_xlmr  # noqa: E402
+
+REPO = Path(__file__).parent.parent
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder(tmp_path_factory) -> Path:
+    """A tiny random XLM-R encoder with a sentencepiece tokenizer, offline."""
+    return build_tiny_xlmr(tmp_path_factory.mktemp("tiny_xlmr"))
+
+
+def make_nlp(encoder: Path, *, dropout: float = 0.0, init_scale: float = 0.02):
+    """A blank `xx` pipeline with a transformer on `encoder` and `xlmr_ner`."""
+    nlp = spacy.blank("xx")
+    nlp.add_pipe(
+        "transformer",
+        config={
+            "model": {
+                "@architectures": "spacy-transformers.TransformerModel.v3",
+                "name": str(encoder),
+                "tokenizer_config": {"use_fast": True},
+                "get_spans": {
+                    "@span_getters": "spacy-transformers.strided_spans.v1",
+                    "window": 128,
+                    "stride": 96,
+                },
+            }
+        },
+    )
+    nlp.add_pipe(
+        "xlmr_ner",
+        config={
+            "model": {
+                "@architectures": "spacy-xlmr-ner.TokenClassifier.v1",
+                "dropout": dropout,
+                "init_scale": init_scale,
+                "tok2vec": {
+                    "@architectures": "spacy-transformers.TransformerListener.v1",
+                    "grad_factor": 1.0,
+                    "pooling": {"@layers": "spacy-xlmr-ner.reduce_first.v1"},
+                },
+            }
+        },
+    )
+    return nlp
+
+
+@pytest.fixture
+def seeded():
+    fix_random_seed(0)
