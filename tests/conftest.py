@@ -20,8 +20,9 @@ def tiny_encoder(tmp_path_factory) -> Path:
 
 
 def make_transformer_nlp(encoder: Path):
-    """A blank `xx` pipeline with a `transformer` component on `encoder`."""
-    nlp = spacy.blank("xx")
+    """A blank `xx` pipeline with the multilingual tokenizer and a
+    `transformer` component on `encoder`."""
+    nlp = spacy.blank("xx", config={"nlp": {"tokenizer": {"@tokenizers": "spacy-xlmr-ner.MultilingualTokenizer.v1"}}})
     nlp.add_pipe(
         "transformer",
         config={
@@ -30,7 +31,7 @@ def make_transformer_nlp(encoder: Path):
                 "name": str(encoder),
                 "tokenizer_config": {"use_fast": True},
                 "get_spans": {
-                    "@span_getters": "spacy-transformers.strided_spans.v1",
+                    "@span_getters": "spacy-xlmr-ner.piece_strided_spans.v1",
                     "window": 128,
                     "stride": 96,
                 },
@@ -51,7 +52,7 @@ def make_nlp(encoder: Path, *, dropout: float = 0.0, init_scale: float = 0.02):
                 "dropout": dropout,
                 "init_scale": init_scale,
                 "tok2vec": {
-                    "@architectures": "spacy-transformers.TransformerListener.v1",
+                    "@architectures": "spacy-xlmr-ner.TransformerListener.v1",
                     "grad_factor": 1.0,
                     "pooling": {"@layers": "spacy-xlmr-ner.reduce_first.v1"},
                 },

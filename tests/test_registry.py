@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import spacy
+import spacy_transformers.util
 from spacy.util import registry
 
 SETUP_CFG = Path(__file__).parent.parent / "setup.cfg"
@@ -14,6 +15,9 @@ REGISTRIES = {
     "spacy_readers": registry.readers,
     "spacy_callbacks": registry.callbacks,
     "thinc_layers": registry.layers,
+    "spacy_tokenizers": registry.tokenizers,
+    # spacy-transformers adds this registry to spaCy's when imported.
+    "spacy_span_getters": spacy_transformers.util.registry.span_getters,
 }
 
 
@@ -65,6 +69,8 @@ def test_entry_point_resolves(group, name, target):
 def test_every_registered_name_is_an_entry_point():
     import spacy_xlmr_ner.io.readers  # noqa: F401
     import spacy_xlmr_ner.models  # noqa: F401
+    import spacy_xlmr_ner.models.span_getters  # noqa: F401
+    import spacy_xlmr_ner.tokenization.tokenizer  # noqa: F401
     import spacy_xlmr_ner.training.callbacks  # noqa: F401
 
     declared = {(group, name) for group, name, _ in ENTRY_POINTS}

@@ -23,7 +23,7 @@ def build_token_classifier(
     the encoder's features collapse (predictions end up as one or two tags).
 
     tok2vec (Model[List[Doc], List[Floats2d]]): Token vectors, usually a
-        `spacy-transformers.TransformerListener.v1`.
+        `spacy-xlmr-ner.TransformerListener.v1`.
     nO (Optional[int]): Number of IOB tags; inferred at initialization.
     dropout (float): Dropout rate applied to the token vectors.
     init_scale (float): Standard deviation of the normal distribution the

@@ -25,7 +25,7 @@ dropout = 0.1
 init_scale = 0.02
 
 [model.tok2vec]
-@architectures = "spacy-transformers.TransformerListener.v1"
+@architectures = "spacy-xlmr-ner.TransformerListener.v1"
 grad_factor = 1.0
 upstream = "*"
 
