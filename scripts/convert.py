@@ -2,6 +2,7 @@
 
 python scripts/convert.py INPUT_DIR OUTPUT_DIR --langs de,en --splits train,dev,test
 python scripts/convert.py INPUT.iob OUTPUT.spacy
+python scripts/convert.py INPUT_DIR OUTPUT_DIR --label-map PERSON=PER,ORGANIZATION=ORG,DATE=O
 """
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ from wasabi import msg
 
 from spacy_xlmr_ner.io.docbin import SPLITS, convert_iob_dir, convert_iob_file, format_stats
 from spacy_xlmr_ner.io.iob import IOBFormatError
+from spacy_xlmr_ner.io.label_map import load_label_map
 
 app = typer.Typer(add_completion=False)
 
@@ -26,20 +28,25 @@ def main(
     splits: str = typer.Option(",".join(SPLITS), help="Comma-separated splits"),
     strict: bool = typer.Option(False, "--strict", help="Fail on broken entity starts instead of repairing them"),
     limit: int = typer.Option(0, min=0, help="Convert only the first N sentences of each file (0: all)"),
+    label_map: Optional[str] = typer.Option(
+        None, help="Rename labels: a JSON file {\"PERSON\": \"PER\"} or SRC=DST,...; DST 'O' drops the type"
+    ),
 ):
     """Convert IOB files (IOB1/IOB2/BIOES, CoNLL columns) to .spacy files."""
     start = time.perf_counter()
     try:
+        mapping = load_label_map(label_map)
         if input_path.is_file():
             stats = {(input_path.parent.name, input_path.stem): convert_iob_file(
-                input_path, output_path, strict=strict, limit=limit
+                input_path, output_path, strict=strict, limit=limit, label_map=mapping
             )}
         else:
             lang_list = langs.split(",") if langs else None
             stats = convert_iob_dir(
-                input_path, output_path, langs=lang_list, splits=splits.split(","), strict=strict, limit=limit
+                input_path, output_path, langs=lang_list, splits=splits.split(","), strict=strict, limit=limit,
+                label_map=mapping,
             )
-    except (IOBFormatError, FileNotFoundError) as err:
+    except (IOBFormatError, FileNotFoundError, ValueError) as err:
         msg.fail(str(err), exits=1)
     print(format_stats(stats))
     if limit:

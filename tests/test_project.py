@@ -23,7 +23,9 @@ def test_command_has_help_deps_outputs(name):
 
 
 def test_workflows():
-    assert CONFIG["workflows"]["all"] == ["download", "convert", "train", "evaluate", "package"]
+    assert CONFIG["workflows"]["all"] == ["download", "convert", "train", "evaluate", "model-card", "package"]
+    for study in ("zero-shot", "joint", "all-langs", "matrix"):
+        assert CONFIG["workflows"][study] == ["encoder", "exp-convert", f"exp-{study}"]
     assert CONFIG["workflows"]["demo"][0] == "encoder" and CONFIG["workflows"]["demo"][-1] == "demo-predict"
     for steps in CONFIG["workflows"].values():
         assert set(steps) <= set(COMMANDS)
@@ -34,3 +36,22 @@ def test_config_values_come_from_vars_not_copied_configs():
     train = " ".join(COMMANDS["train"]["script"])
     for option in ("--paths.encoder xlm-roberta-base", "--corpora.train.langs de", "configs/xlmr_base.cfg"):
         assert option in train
+
+
+def test_experiments_take_languages_encoder_and_data_from_vars():
+    config = load_project_config(
+        REPO, overrides={"vars.exp_langs": "de,fr", "vars.exp_encoder": "/enc", "vars.exp_iob_dir": "/data"}
+    )
+    commands = {cmd["name"]: " ".join(cmd["script"]) for cmd in config["commands"]}
+    assert "scripts/convert.py /data corpus/experiments --langs de,fr" in commands["exp-convert"]
+    assert "matrix corpus/experiments --langs de,fr" in commands["exp-matrix"]
+    assert "--train-langs de,fr --eval-langs de,fr" in commands["exp-all-langs"]
+    for name in ("exp-zero-shot", "exp-joint", "exp-all-langs", "exp-matrix"):
+        assert "--encoder /enc" in commands[name]
+
+
+def test_model_card_is_written_before_packaging():
+    card = COMMANDS["model-card"]["outputs"][0]
+    assert card.endswith("model-best/README.md")
+    assert "--paths.log training/xlmr_ner/train-log.jsonl" in " ".join(COMMANDS["train"]["script"])
+    assert "training/xlmr_ner/train-log.jsonl" in COMMANDS["model-card"]["deps"]

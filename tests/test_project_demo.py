@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 
 IGNORE = shutil.ignore_patterns(
     ".git", "training", "packages", "dist", "encoders", "assets", ".venv*", "*.egg-info",
-    "__pycache__", ".pytest_cache", "spacy", "spacy-sample", "build",
+    "__pycache__", ".pytest_cache", "spacy", "spacy-sample", "build", "metrics", "artifacts",
 )
 
 
@@ -45,3 +45,9 @@ def test_demo_workflow(tiny_encoder, tmp_path):
     assert [p["text"] for p in predictions] == texts
     # ... and the comparison was not between two empty lists.
     assert sum(len(p["entities"]) for p in predictions) > 0
+    # The package ships the model card (README with languages, metrics and the curve).
+    package = project / "packages" / "xx_xlmr_ner_demo-0.0.1"
+    card = (package / "README.md").read_text(encoding="utf-8")
+    assert "| Trained on | ar, de, en, es, fr, hi, ru, sw, tr, zh |" in card
+    assert "## Evaluation" in card and "![learning curve](learning_curve.png)" in card
+    assert list(package.glob("xx_xlmr_ner_demo/*/learning_curve.png"))

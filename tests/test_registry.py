@@ -38,7 +38,7 @@ ENTRY_POINTS = declared_entry_points()
 
 def test_entry_points_are_declared():
     groups = {group for group, _, _ in ENTRY_POINTS}
-    assert groups == {"spacy_factories", *REGISTRIES}
+    assert groups == {"spacy_factories", "console_scripts", *REGISTRIES}
     names = {name for _, name, _ in ENTRY_POINTS}
     assert {"xlmr_ner", "spacy-xlmr-ner.TokenClassifier.v1"} <= names
 
@@ -60,6 +60,9 @@ def test_entry_point_resolves(group, name, target):
         pipe = nlp.add_pipe(name)
         assert type(pipe).__name__ == "XLMRNER"
         assert "doc.ents" in nlp.get_pipe_meta(name).assigns
+    elif group == "console_scripts":
+        module, attr = target.split(":")
+        assert callable(getattr(importlib.import_module(module), attr))
     else:
         func = REGISTRIES[group].get(name)
         module, attr = target.split(":")

@@ -11,6 +11,7 @@ from wasabi import table
 
 from ..tokenization.spacing import infer_spaces
 from .iob import Sentence, read_iob
+from .label_map import map_tags
 
 SPLITS = ("train", "dev", "test")
 
@@ -35,6 +36,8 @@ class SplitStats:
     n_repaired (int): Number of broken entity starts repaired.
     n_docstart (int): Number of `-DOCSTART-` lines skipped.
     lang_prefix (Optional[str]): Language prefix stripped from the tokens, or None.
+    relabeled (Counter): Entities renamed by a label map, per (old, new) label.
+    dropped (Counter): Entities removed by a label map (mapped to "O"), per label.
     """
 
     sentences: int
@@ -43,12 +46,18 @@ class SplitStats:
     n_repaired: int = 0
     n_docstart: int = 0
     lang_prefix: Optional[str] = None
+    relabeled: Counter = field(default_factory=Counter)
+    dropped: Counter = field(default_factory=Counter)
 
     def notes(self) -> List[str]:
         """RETURNS (List[str]): Remarks worth printing besides the numbers."""
         notes = [f"skipped {self.n_docstart} -DOCSTART- lines"] if self.n_docstart else []
         if self.lang_prefix:
             notes.append(f"stripped language prefix {self.lang_prefix!r} from every token")
+        for (old, new), n in sorted(self.relabeled.items()):
+            notes.append(f"relabeled {n} {old} entities as {new}")
+        for label, n in sorted(self.dropped.items()):
+            notes.append(f"dropped {n} {label} entities (label map: {label}=O)")
         return notes
 
 
@@ -77,6 +86,7 @@ def convert_iob_file(
     limit: int = 0,
     lang: Optional[str] = None,
     progress: Optional[bool] = None,
+    label_map: Optional[Mapping[str, str]] = None,
 ) -> SplitStats:
     """Convert one IOB file to a `.spacy` DocBin file.
 
@@ -86,16 +96,27 @@ def convert_iob_file(
     limit (int): If > 0, convert only the first `limit` sentences.
     lang (Optional[str]): Language code of the blank vocab; None uses "xx" (multi-language).
     progress (Optional[bool]): Progress bar setting passed to `read_iob`.
+    label_map (Optional[Mapping[str, str]]): Entity label renames (see
+        `io.label_map.map_tags`), e.g. to unify the labels of several datasets.
     RETURNS (SplitStats): What was written.
     """
     iob = read_iob(path, strict=strict, limit=limit, progress=progress)
+    relabeled: Counter = Counter()
+    dropped: Counter = Counter()
+    if label_map:
+        for sent in iob.sentences:
+            sent.tags, sent_renamed, sent_dropped = map_tags(sent.tags, dict(label_map))
+            relabeled.update(sent_renamed)
+            dropped.update(sent_dropped)
     docs = sentences_to_docs(iob.sentences, spacy.blank(lang or "xx").vocab)
     output_path = Path(output_path)
     output_path.parent.mkdir(parents=True, exist_ok=True)
     DocBin(docs=docs, store_user_data=False).to_disk(output_path)
     entities = Counter(ent.label_ for doc in docs for ent in doc.ents)
     tokens = sum(len(doc) for doc in docs)
-    return SplitStats(len(docs), tokens, entities, iob.n_repaired, iob.n_docstart, iob.lang_prefix)
+    return SplitStats(
+        len(docs), tokens, entities, iob.n_repaired, iob.n_docstart, iob.lang_prefix, relabeled, dropped
+    )
 
 
 def convert_iob_dir(
@@ -108,6 +129,7 @@ def convert_iob_dir(
     limit: int = 0,
     lang: Optional[str] = None,
     progress: Optional[bool] = None,
+    label_map: Optional[Mapping[str, str]] = None,
 ) -> Dict[Tuple[str, str], SplitStats]:
     """Convert `input_dir/{lang}/{split}.iob` files to `output_dir/{lang}/{split}.spacy`.
 
@@ -123,6 +145,7 @@ def convert_iob_dir(
     limit (int): If > 0, convert only the first `limit` sentences of each file.
     lang (Optional[str]): Language code of the blank vocab; None uses "xx" (multi-language).
     progress (Optional[bool]): Progress bar setting passed to `read_iob`.
+    label_map (Optional[Mapping[str, str]]): Entity label renames, as in `convert_iob_file`.
     RETURNS (Dict[Tuple[str, str], SplitStats]): Statistics by (lang, split), language-major.
     """
     input_dir, output_dir = Path(input_dir), Path(output_dir)
@@ -137,7 +160,7 @@ def convert_iob_dir(
     missing = [str(path) for (_, split), path in paths.items() if split in present and not path.is_file()]
     if missing:
         raise FileNotFoundError(f"Missing IOB files: {', '.join(missing)}")
-    kwargs = dict(strict=strict, limit=limit, lang=lang, progress=progress)
+    kwargs = dict(strict=strict, limit=limit, lang=lang, progress=progress, label_map=label_map)
     return {
         (code, split): convert_iob_file(path, output_dir / code / f"{split}.spacy", **kwargs)
         for (code, split), path in paths.items()

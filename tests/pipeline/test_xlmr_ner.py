@@ -286,3 +286,23 @@ def test_entities_along_a_100k_character_document(tmp_path):
     }
     assert len(expected) == n_copies * len(ents) > 2000
     assert expected <= found
+
+
+MULTINERD_DATA = [
+    ("Der Hund Bello frisst Pizza am Montag .", [(9, 14, "ANIM"), (22, 27, "FOOD"), (31, 37, "TIME")]),
+    ("Die Titanic sank bei Grippe und Olympia .", [(4, 11, "VEHI"), (21, 27, "DIS"), (32, 39, "EVE")]),
+    ("Zeus liebt Rosen und Netflix in Rom .", [(0, 4, "MYTH"), (11, 16, "PLANT"), (21, 28, "MEDIA"),
+                                              (32, 35, "LOC")]),
+    ("Die Bank UNO zahlt am 3. Mai 2021 .", [(4, 8, "INST"), (9, 12, "ORG"), (22, 33, "DATE")]),
+]
+
+
+def test_any_label_set_without_code_change(tiny_encoder):
+    # MultiNERD-style types and DATE: labels come from the data, nothing is hard-coded.
+    spacy.util.fix_random_seed(0)
+    nlp = make_nlp(tiny_encoder)
+    train(nlp, make_examples(nlp, MULTINERD_DATA), n_iter=300, until_exact=MULTINERD_DATA)
+    ner = nlp.get_pipe("xlmr_ner")
+    labels = sorted({label for _, ents in MULTINERD_DATA for *_, label in ents})
+    assert ner.labels == tuple(labels) and len(ner.tags) == 2 * len(labels) + 1
+    assert predict_all(nlp, MULTINERD_DATA) == [ents for _, ents in MULTINERD_DATA]

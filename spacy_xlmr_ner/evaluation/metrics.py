@@ -1,0 +1,125 @@
+"""NER metrics over `Example`s: strict span P/R/F per type (spaCy's
+`get_ner_prf`, equal to seqeval's default mode on IOB2), type-ignored span
+detection P/R/F, token accuracy and the confusion between types."""
+from collections import Counter, defaultdict
+from typing import Dict, Iterable, List, Optional, Set, Tuple
+
+from spacy.scorer import PRFScore, get_ner_prf
+from spacy.training import Example
+from spacy.training.iob_utils import biluo_to_iob, doc_to_biluo_tags
+
+# The row / column of the confusion table for "no entity with these boundaries".
+NONE = "O"
+
+
+def score_examples(examples: Iterable[Example]) -> Dict:
+    """Every metric of this module for a set of examples.
+
+    examples (Iterable[Example]): Predicted docs (`eg.predicted`) with their gold docs.
+    RETURNS (Dict): `ents_p`, `ents_r`, `ents_f`, `ents_per_type` (strict:
+        label and boundaries must match; from spaCy's `get_ner_prf`),
+        `untyped_p`, `untyped_r`, `untyped_f` (boundaries only), `token_acc`
+        (IOB2 tag accuracy), `confusion` ({gold label: {predicted label: n}},
+        "O" for no entity with those boundaries), `n_docs`, `n_gold_ents`.
+    """
+    examples = list(examples)
+    scores = get_ner_prf(examples)
+    untyped = span_detection_prf(examples)
+    scores.update({f"untyped_{k}": v for k, v in untyped.items()})
+    scores["token_acc"] = token_accuracy(examples)
+    scores["confusion"] = type_confusion(examples)
+    scores["n_docs"] = len(examples)
+    scores["n_gold_ents"] = sum(len(eg.reference.ents) for eg in examples if _annotated(eg))
+    return scores
+
+
+def span_detection_prf(examples: Iterable[Example]) -> Dict[str, Optional[float]]:
+    """Type-ignored P/R/F: a predicted entity is correct if a gold entity has
+    the same boundaries, whatever the labels.
+
+    examples (Iterable[Example]): The examples.
+    RETURNS (Dict[str, Optional[float]]): `p`, `r`, `f`; None when there are
+        neither gold nor predicted entities.
+    """
+    prf = PRFScore()
+    for eg in examples:
+        pred, gold = _aligned_entities(eg)
+        pred_bounds = {(start, end) for _, start, end in pred}
+        gold_bounds = {(start, end) for _, start, end in gold}
+        prf.tp += len(pred_bounds & gold_bounds)
+        prf.fp += len(pred_bounds - gold_bounds)
+        prf.fn += len(gold_bounds - pred_bounds)
+    if not len(prf):
+        return {"p": None, "r": None, "f": None}
+    return {"p": prf.precision, "r": prf.recall, "f": prf.fscore}
+
+
+def type_confusion(examples: Iterable[Example]) -> Dict[str, Dict[str, int]]:
+    """Count, for each gold entity, the label of the predicted entity with the
+    same boundaries ("O" if none), and for each predicted entity without a
+    gold entity of the same boundaries, ("O", its label).
+
+    The diagonal holds the strict true positives; the cells off the diagonal
+    and outside the "O" row and column are type errors with right boundaries.
+
+    examples (Iterable[Example]): The examples.
+    RETURNS (Dict[str, Dict[str, int]]): {gold label: {predicted label: count}}.
+    """
+    counts: Counter = Counter()
+    for eg in examples:
+        pred, gold = _aligned_entities(eg)
+        pred_by_bounds = {(start, end): label for label, start, end in pred}
+        gold_by_bounds = {(start, end): label for label, start, end in gold}
+        for bounds, label in gold_by_bounds.items():
+            counts[label, pred_by_bounds.get(bounds, NONE)] += 1
+        for bounds, label in pred_by_bounds.items():
+            if bounds not in gold_by_bounds:
+                counts[NONE, label] += 1
+    table: Dict[str, Dict[str, int]] = defaultdict(dict)
+    for (gold_label, pred_label), n in sorted(counts.items()):
+        table[gold_label][pred_label] = n
+    return dict(table)
+
+
+def token_accuracy(examples: Iterable[Example]) -> Optional[float]:
+    """The share of tokens whose predicted IOB2 tag (B-X, I-X or O) equals
+    the gold one, as seqeval's `accuracy_score` when the tokens are the
+    same. Otherwise gold tags come from spaCy's alignment
+    (`Example.get_aligned_ner`), and predicted tokens it leaves without a tag
+    (e.g. inside a gold entity split differently) are not counted.
+
+    examples (Iterable[Example]): The examples.
+    RETURNS (Optional[float]): The accuracy, or None without countable tokens.
+    """
+    right = total = 0
+    for eg in examples:
+        if not _annotated(eg):
+            continue
+        pred = biluo_to_iob(doc_to_biluo_tags(eg.predicted))
+        gold = eg.get_aligned_ner()
+        for pred_tag, gold_tag in zip(pred, gold):
+            if gold_tag is None or gold_tag == "-":
+                continue
+            total += 1
+            right += pred_tag == biluo_to_iob([gold_tag])[0]
+    return right / total if total else None
+
+
+def _annotated(eg: Example) -> bool:
+    return eg.reference.has_annotation("ENT_IOB")
+
+
+def _aligned_entities(eg: Example) -> Tuple[Set[Tuple[str, int, int]], List[Tuple[str, int, int]]]:
+    """Predicted and gold entities as (label, start, end) in gold token
+    offsets, with the same alignment rules as `get_ner_prf`: a predicted
+    entity over unannotated or unalignable gold tokens is ignored."""
+    if not _annotated(eg):
+        return set(), []
+    gold = [(ent.label_, ent.start, ent.end) for ent in eg.reference.ents]
+    pred = set()
+    x2y = eg.alignment.x2y
+    for ent in eg.predicted.ents:
+        indices = x2y[ent.start : ent.end]
+        if len(indices) and all(token.ent_iob != 0 for token in eg.reference[indices[0] : indices[-1] + 1]):
+            pred.add((ent.label_, int(indices[0]), int(indices[-1]) + 1))
+    return pred, gold

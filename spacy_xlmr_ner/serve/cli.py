@@ -1,0 +1,96 @@
+"""The `xlmr-ner-serve` console script.
+
+xlmr-ner-serve training/xlmr_ner_demo/model-best --port 8000
+xlmr-ner-serve xx_xlmr_ner_demo --host 0.0.0.0
+xlmr-ner-serve path/to/hf-ner-checkpoint --hf
+"""
+import copy
+import logging.config
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import typer
+from wasabi import msg
+
+from .app import DEFAULT_LIMITS
+
+app = typer.Typer(add_completion=False)
+
+
+def logging_config(log_file: Optional[Path]) -> Dict[str, Any]:
+    """uvicorn's logging set-up, plus this package's logger, and everything
+    also appended to `log_file` when one is given.
+
+    log_file (Optional[Path]): A file for the server and access log.
+    RETURNS (Dict[str, Any]): A `logging.config.dictConfig` dictionary.
+    """
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["spacy_xlmr_ner"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        config["formatters"]["file"] = {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
+        config["handlers"]["file"] = {
+            "class": "logging.FileHandler",
+            "filename": str(log_file),
+            "encoding": "utf-8",
+            "formatter": "file",
+        }
+        for name in ("uvicorn", "uvicorn.access", "spacy_xlmr_ner"):
+            config["loggers"][name]["handlers"].append("file")
+    return config
+
+
+@app.command()
+def serve(
+    pipeline: str = typer.Argument(
+        ..., help="Pipeline directory or installed package name (with --hf: a Hugging Face checkpoint)"
+    ),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0: every interface)"),
+    port: int = typer.Option(8000, min=0, max=65535, help="Port to listen on"),
+    hf: bool = typer.Option(
+        False, "--hf", help="PIPELINE is a Hugging Face token-classification checkpoint (directory or hub name)"
+    ),
+    max_bytes: int = typer.Option(DEFAULT_LIMITS.max_bytes, min=1, help="Largest request body, in bytes (413 above)"),
+    max_texts: int = typer.Option(DEFAULT_LIMITS.max_texts, min=1, help="Most texts per request (422 above)"),
+    max_chars: int = typer.Option(DEFAULT_LIMITS.max_chars, min=1, help="Longest text, in characters (422 above)"),
+    timeout: float = typer.Option(DEFAULT_LIMITS.timeout, min=0.001, help="Seconds to receive a request body (408 after), and again to process it, queueing included (504 after)"),
+    batch_size: int = typer.Option(16, min=1, help="Texts per nlp.pipe batch"),
+    gpu_id: int = typer.Option(-1, help="GPU to run the pipeline on; -1 for CPU"),
+    log_file: Optional[Path] = typer.Option(None, help="Also append the server and access log to this file"),
+):
+    """Serve a pipeline: a demo page at /, entities at POST /ner, and GET
+    /health and /meta (docs at /docs)."""
+    import spacy
+    import uvicorn
+
+    from .app import create_app
+
+    log_config = logging_config(log_file)
+    logging.config.dictConfig(log_config)
+    if gpu_id >= 0:
+        spacy.require_gpu(gpu_id)
+    msg.info(f"Loading {pipeline}")
+    try:
+        api = create_app(
+            pipeline,
+            max_bytes=max_bytes,
+            max_texts=max_texts,
+            max_chars=max_chars,
+            timeout=timeout,
+            batch_size=batch_size,
+            hf=hf,
+        )
+    except (OSError, ValueError) as err:
+        msg.fail(f"Cannot load {pipeline}", str(err), exits=1)
+    uvicorn.run(api, host=host, port=port, log_config=log_config)
+
+
+def main() -> None:
+    """Entry point of the `xlmr-ner-serve` console script."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

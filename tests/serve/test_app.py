@@ -1,0 +1,407 @@
+"""The FastAPI app (`create_app`) through Starlette's TestClient: results,
+offsets, errors for bad input, /meta and the page, and a long request that
+neither blocks /health nor outlives its timeout."""
+import json
+import re
+import socket
+import subprocess
+import threading
+import time
+from contextlib import contextmanager
+
+import pytest
+import spacy
+from spacy.language import Language
+from typer.testing import CliRunner
+
+from serve_fixtures import (  # noqa: F401 (served_pipeline: a fixture); skips without fastapi
+    EMOJI_TEXT,
+    EXAMPLE_TEXT,
+    EXPECTED,
+    META,
+    NO_ENTITIES_TEXT,
+    TRAIN_DATA,
+    console_script,
+    free_port,
+    post_json,
+    served_pipeline,
+)
+from fastapi.testclient import TestClient
+from spacy_xlmr_ner.serve import create_app
+from spacy_xlmr_ner.serve.cli import app as cli_app
+from spacy_xlmr_ner.serve.page import EXAMPLES
+from spacy_xlmr_ner.serve.pipeline import load_pipeline
+
+MAX_TEXTS, MAX_CHARS, MAX_BYTES = 16, 1000, 200_000
+
+
+@pytest.fixture(scope="module")
+def client(served_pipeline):
+    app = create_app(served_pipeline, max_texts=MAX_TEXTS, max_chars=MAX_CHARS, max_bytes=MAX_BYTES)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+
+
+def spans(result):
+    return [(e["start"], e["end"], e["label"]) for e in result["entities"]]
+
+
+def check_result(text, result):
+    assert result["text"] == text
+    for ent in result["entities"]:
+        assert text[ent["start"] : ent["end"]] == ent["text"]
+        assert 0.0 < ent["score"] <= 1.0
+    assert spans(result) == EXPECTED[text]
+
+
+def test_one_text(client):
+    text = EXAMPLE_TEXT["de"]
+    response = client.post("/ner", json={"text": text})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    (result,) = response.json()["results"]
+    check_result(text, result)
+    assert [e["text"] for e in result["entities"]] == ["Angela Merkel", "Berlin", "Siemens AG"]
+
+
+def test_texts_in_order_and_same_as_one_by_one(client):
+    texts = [t for t, _ in TRAIN_DATA]
+    texts = texts[::-1] + ["", "   \n"] + texts[:3]
+    response = client.post("/ner", json={"texts": texts})
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [r["text"] for r in results] == texts
+    for text, result in zip(texts, results):
+        if text.strip():
+            check_result(text, result)
+        else:
+            assert result["entities"] == []
+        single = client.post("/ner", json={"text": text}).json()["results"][0]
+        assert spans(single) == spans(result)
+        assert [e["score"] for e in single["entities"]] == pytest.approx([e["score"] for e in result["entities"]], rel=1e-4)
+
+
+def test_offsets_are_python_string_indices(client):
+    # Emoji are one Python character but two UTF-16 units: the offsets must
+    # index the text as Python (and the JSON's code points) do.
+    texts = [EMOJI_TEXT, EXAMPLE_TEXT["ar"], EXAMPLE_TEXT["zh"], EXAMPLE_TEXT["hi"]]
+    results = client.post("/ner", json={"texts": texts}).json()["results"]
+    for text, result in zip(texts, results):
+        check_result(text, result)
+    emoji = results[0]["entities"]
+    assert (emoji[0]["start"], emoji[0]["end"]) == (2, 15)
+    assert (emoji[1]["start"], emoji[1]["end"]) == (28, 34)
+    utf16_start = len(EMOJI_TEXT[:28].encode("utf-16-le")) // 2
+    assert utf16_start == 31 != emoji[1]["start"]
+    assert [e["text"] for e in results[2]["entities"]] == ["习近平", "北京", "华为公司"]
+
+
+def test_empty_inputs(client):
+    assert client.post("/ner", json={"text": ""}).json() == {"results": [{"text": "", "entities": []}]}
+    assert client.post("/ner", json={"texts": []}).json() == {"results": []}
+    assert client.post("/ner", json={"text": NO_ENTITIES_TEXT}).json()["results"][0]["entities"] == []
+
+
+def test_limits_are_inclusive(client):
+    assert client.post("/ner", json={"texts": ["Berlin."] * MAX_TEXTS}).status_code == 200
+    response = client.post("/ner", json={"text": "x" * (MAX_CHARS - 1) + "😀"})
+    assert response.status_code == 200
+
+
+BAD_REQUESTS = [
+    (b"", 422, "Empty request body"),
+    (b"   \n", 422, "Empty request body"),
+    (b"{", 422, "Malformed JSON: Expecting property name enclosed in double quotes at line 1 column 2"),
+    (b"not json", 422, "Malformed JSON"),
+    (b'{"text": "a",}', 422, "Malformed JSON"),
+    (b"[1, 2]", 422, "Expected a JSON object, got an array"),
+    (b'"Berlin"', 422, "Expected a JSON object, got a string"),
+    (b"{}", 422, 'Give exactly one of "text" and "texts"'),
+    (b'{"text": "a", "texts": ["b"]}', 422, 'Give exactly one of "text" and "texts"'),
+    (b'{"txt": "a"}', 422, "Unknown field(s) 'txt'"),
+    (b'{"text": 5}', 422, '"text" must be a string, got a number'),
+    (b'{"text": null}', 422, '"text" must be a string, got null'),
+    (b'{"text": ["a"]}', 422, '"text" must be a string, got an array'),
+    (b'{"texts": "abc"}', 422, '"texts" must be an array of strings, got a string'),
+    (b'{"texts": ["a", {"b": 1}]}', 422, '"texts"[1] must be a string, got an object'),
+    (json.dumps({"texts": ["a"] * (MAX_TEXTS + 1)}).encode(), 422, f'"texts" has {MAX_TEXTS + 1} items, over the limit of {MAX_TEXTS}'),
+    (json.dumps({"text": "a" * (MAX_CHARS + 1)}).encode(), 422, f'"text" has {MAX_CHARS + 1} characters, over the limit of {MAX_CHARS}'),
+    (json.dumps({"texts": ["a", "ب" * (MAX_CHARS + 1)]}).encode(), 422, '"texts"[1] has 1001 characters'),
+    (b'{"text": "Berlin \xff\xfe"}', 400, "Request body is not valid UTF-8: byte 17"),
+    (b'{"text": "\xc3"}', 400, "not valid UTF-8"),
+    (b'{"text": "a\\ud800b"}', 422, '"text" has an unpaired surrogate (U+D800) at character 1'),
+    (b"[" * 50_000, 422, "Malformed JSON"),
+    (b'{"text": ' + b"9" * 5000 + b"}", 422, "Malformed JSON"),
+]
+
+
+@pytest.mark.parametrize("body,status,detail", BAD_REQUESTS, ids=[f"{i}-{s}" for i, (_, s, _) in enumerate(BAD_REQUESTS)])
+def test_bad_requests_get_clear_json_errors(client, body, status, detail):
+    response = client.post("/ner", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    assert detail in response.json()["detail"]
+    # and the service still answers
+    assert client.post("/ner", json={"text": EXAMPLE_TEXT["en"]}).status_code == 200
+
+
+def test_byte_order_mark_is_accepted(client):
+    body = b"\xef\xbb\xbf" + json.dumps({"text": EXAMPLE_TEXT["ru"]}).encode("utf-8")
+    response = client.post("/ner", content=body)
+    assert response.status_code == 200
+    check_result(EXAMPLE_TEXT["ru"], response.json()["results"][0])
+
+
+def test_body_over_max_bytes(client):
+    big = json.dumps({"texts": ["a" * 900] * 250}).encode()
+    assert len(big) > MAX_BYTES
+    response = client.post("/ner", content=big)
+    assert response.status_code == 413
+    assert response.json()["detail"] == f"Request body of {len(big)} bytes is over the limit of {MAX_BYTES} bytes"
+    # Streamed without Content-Length: counted while reading.
+    chunks = (big[i : i + 8192] for i in range(0, len(big), 8192))
+    response = client.post("/ner", content=chunks)
+    assert response.status_code == 413
+    assert response.json()["detail"] == f"Request body is over the limit of {MAX_BYTES} bytes"
+    assert client.post("/ner", json={"text": EXAMPLE_TEXT["hi"]}).status_code == 200
+
+
+def test_health_and_openapi(client):
+    assert client.get("/health").json() == {"status": "ok", "pending": 0}
+    spec = client.get("/openapi.json").json()
+    body = spec["paths"]["/ner"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert [sorted(option["properties"]) for option in body["oneOf"]] == [["text"], ["texts"]]
+
+
+def test_meta(client):
+    meta = client.get("/meta").json()
+    assert meta["name"] == META["name"] and meta["version"] == META["version"] and meta["lang"] == "xx"
+    assert meta["description"] == META["description"]
+    assert meta["labels"] == ["LOC", "ORG", "PER"]
+    assert meta["pipeline"] == ["transformer", "xlmr_ner"]
+    assert meta["languages"] == META["languages"]
+    assert meta["performance"] == META["performance"]
+    assert meta["limits"] == {"max_bytes": MAX_BYTES, "max_texts": MAX_TEXTS, "max_chars": MAX_CHARS, "timeout": 60.0}
+
+
+def test_meta_without_model_card_fields_and_with_nan(served_pipeline):
+    nlp = spacy.load(served_pipeline)
+    del nlp.meta["languages"]
+    nlp.meta["performance"] = {"ents_f": float("nan"), "ents_per_type": {"PER": {"f": float("inf"), "p": 0.5}}}
+    with TestClient(create_app(nlp)) as client:
+        meta = client.get("/meta").json()
+    assert meta["languages"] == []
+    assert meta["performance"] == {"ents_f": None, "ents_per_type": {"PER": {"f": None, "p": 0.5}}}
+
+
+def page_config(html):
+    match = re.search(r'<script id="config" type="application/json">(.*?)</script>', html, re.S)
+    return json.loads(match.group(1))
+
+
+def test_page(client):
+    response = client.get("/")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+    html = response.text
+    assert "<title>xx_serve_test · named entities</title>" in html
+    config = page_config(html)
+    assert {"zh", "ar", "ru", "hi"} <= {example["lang"] for example in config["examples"]}
+    assert config["examples"] == EXAMPLES and config["labels"] == ["LOC", "ORG", "PER"]
+    # displaCy's colours, with PER given PERSON's
+    assert config["colors"]["LOC"] == "#ff9561" and config["colors"]["PER"] == "#aa9cfc"
+    # The meta's "</script>" cannot end the config element early.
+    assert config["description"] == META["description"]
+    assert "<script>window.pwned" not in html
+    assert 'id="text" dir="auto"' in html
+
+
+class Sleeper:
+    """Sleeps on each doc with "SLOW" in its text, counting the docs."""
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+        self.seen = []
+
+    def __call__(self, doc):
+        if "SLOW" in doc.text:
+            time.sleep(self.seconds)
+        self.seen.append(doc.text)
+        return doc
+
+
+@Language.factory("serve_test_sleeper", default_config={"seconds": 0.2})
+def make_sleeper(nlp, name, seconds):
+    return Sleeper(seconds)
+
+
+def slow_app(seconds, **kwargs):
+    nlp = spacy.blank("xx")
+    sleeper = nlp.add_pipe("serve_test_sleeper", config={"seconds": seconds})
+    return create_app(nlp, batch_size=1, **kwargs), sleeper
+
+
+def test_health_answers_during_a_long_request():
+    app, sleeper = slow_app(0.3)
+    with TestClient(app) as client:
+        long_response = {}
+
+        def long_request():
+            started = time.perf_counter()
+            long_response["response"] = client.post("/ner", json={"texts": ["SLOW"] * 10})
+            long_response["seconds"] = time.perf_counter() - started
+
+        thread = threading.Thread(target=long_request)
+        thread.start()
+        health_seconds, pending = [], []
+        deadline = time.monotonic() + 10
+        while thread.is_alive() and time.monotonic() < deadline:
+            started = time.perf_counter()
+            health = client.get("/health").json()
+            health_seconds.append(time.perf_counter() - started)
+            pending.append(health["pending"])
+            time.sleep(0.05)
+        thread.join()
+    response = long_response["response"]
+    assert response.status_code == 200 and len(response.json()["results"]) == 10
+    assert long_response["seconds"] >= 2.5
+    # /health answered, quickly, while the long request was running
+    assert 1 in pending and len(health_seconds) >= 10
+    assert max(health_seconds) < 0.5
+
+
+def test_small_request_waits_for_one_batch_of_a_large_one_not_all():
+    app, sleeper = slow_app(0.3)  # batch_size 1
+    with TestClient(app) as client:
+        done = {}
+
+        def post(name, texts):
+            response = client.post("/ner", json={"texts": texts})
+            done[name] = (time.perf_counter(), response)
+
+        large = threading.Thread(target=post, args=("large", ["SLOW"] * 10))
+        started = time.perf_counter()
+        large.start()
+        time.sleep(0.5)
+        post("small", ["SLOW quick"])
+        large.join()
+    small_at, small = done["small"]
+    large_at, large_response = done["large"]
+    assert small.status_code == large_response.status_code == 200
+    assert small.json()["results"] == [{"text": "SLOW quick", "entities": []}]
+    assert [r["text"] for r in large_response.json()["results"]] == ["SLOW"] * 10
+    # The small one ran between two batches of the large one, ...
+    assert small_at - started < 1.5 < large_at - started
+    # ... in arrival order.
+    assert 1 <= sleeper.seen.index("SLOW quick") - sleeper.seen.index("SLOW") <= 4
+
+
+def test_timeout_stops_the_request_and_frees_the_worker():
+    app, sleeper = slow_app(0.2, timeout=0.5)
+    with TestClient(app) as client:
+        started = time.perf_counter()
+        response = client.post("/ner", json={"texts": ["SLOW"] * 20})
+        elapsed = time.perf_counter() - started
+        assert response.status_code == 504
+        assert response.json()["detail"].startswith("Not done after 0.5 s (20 text(s), 80 characters)")
+        assert 0.5 <= elapsed < 1.5
+        # The batch running at the timeout ends, the later ones never run
+        # (one doc each here): the next request is not held up for the 4 s
+        # the whole request would take.
+        started = time.perf_counter()
+        after = client.post("/ner", json={"text": "fast"})
+        assert after.status_code == 200 and time.perf_counter() - started < 1.0
+    slow_docs = [text for text in sleeper.seen if text == "SLOW"]
+    assert 2 <= len(slow_docs) <= 5
+
+
+@contextmanager
+def uvicorn_in_thread(app):
+    """The app behind a real uvicorn server on 127.0.0.1, in this process."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started
+    try:
+        yield server.config.port
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def test_a_body_sent_too_slowly_gets_408():
+    app, _ = slow_app(0.0, timeout=1.0)
+    with uvicorn_in_thread(app) as port:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            # Content-Length promises 100 bytes; 9 come.
+            sock.sendall(b"POST /ner HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n{\"text\": ")
+            started = time.perf_counter()
+            reply = sock.recv(65536)
+            elapsed = time.perf_counter() - started
+            # Under load the status line and the body may come in separate packets.
+            while not reply.endswith(b"}"):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                reply += chunk
+        assert reply.startswith(b"HTTP/1.1 408 ")
+        assert reply.endswith(b'{"detail":"Request body not received within 1 s"}')
+        assert 0.9 < elapsed < 5
+        # The server is fine.
+        status, answer = post_json(f"http://127.0.0.1:{port}/ner", {"text": "fine"})
+        assert (status, answer) == (200, {"results": [{"text": "fine", "entities": []}]})
+
+
+@Language.component("serve_test_fails_on_boom")
+def fails_on_boom(doc):
+    if "BOOM" in doc.text:
+        raise RuntimeError("boom")
+    return doc
+
+
+def test_pipeline_errors_are_json_500_not_a_crash():
+    nlp = spacy.blank("xx")
+    nlp.add_pipe("serve_test_fails_on_boom")
+    with TestClient(create_app(nlp), raise_server_exceptions=False) as client:
+        response = client.post("/ner", json={"text": "BOOM"})
+        assert response.status_code == 500
+        assert response.json() == {"detail": "Internal error: RuntimeError: boom"}
+        assert client.post("/ner", json={"text": "fine"}).status_code == 200
+
+
+def test_hugging_face_checkpoint(tiny_encoder, tmp_path):
+    from transformers import AutoTokenizer, XLMRobertaForTokenClassification
+
+    id2label = dict(enumerate(["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC"]))
+    model = XLMRobertaForTokenClassification.from_pretrained(
+        str(tiny_encoder), id2label=id2label, label2id={v: k for k, v in id2label.items()}
+    )
+    model.save_pretrained(tmp_path / "hf")
+    AutoTokenizer.from_pretrained(str(tiny_encoder)).save_pretrained(tmp_path / "hf")
+    with pytest.raises(ValueError, match="looks like a Hugging Face checkpoint"):
+        load_pipeline(tmp_path / "hf")
+    with TestClient(create_app(str(tmp_path / "hf"), hf=True)) as client:
+        meta = client.get("/meta").json()
+        assert meta["labels"] == ["LOC", "ORG", "PER"]
+        results = client.post("/ner", json={"texts": [EXAMPLE_TEXT["ar"], EMOJI_TEXT]}).json()["results"]
+    for text, result in zip([EXAMPLE_TEXT["ar"], EMOJI_TEXT], results):
+        assert result["text"] == text
+        for ent in result["entities"]:
+            assert text[ent["start"] : ent["end"]] == ent["text"] and ent["label"] in meta["labels"]
+
+
+def test_console_script_is_installed():
+    result = subprocess.run([console_script(), "--help"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    for option in ("PIPELINE", "--host", "--port", "--max-bytes", "--max-texts", "--max-chars", "--timeout", "--hf"):
+        assert option in result.stdout
+
+
+def test_cli_fails_clearly_on_a_missing_pipeline(tmp_path):
+    result = CliRunner().invoke(cli_app, [str(tmp_path / "nothing-here"), "--port", "0"])
+    assert result.exit_code == 1
+    assert "Cannot load" in result.output
