@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from wasabi import msg
 
 from spacy_xlmr_ner.experiments import Experiment, run_experiment, run_matrix
 
@@ -56,7 +57,10 @@ def run(
         train_langs, eval_langs, corpus, config, encoder, n_train=n_train, n_dev=n_dev, n_test=n_test,
         epochs=epochs, n_evals=n_evals, gpu_id=gpu_id, name=name,
     )
-    record = run_experiment(exp, training, metrics, command=_command(), reuse=not rerun)
+    try:
+        record = run_experiment(exp, training, metrics, command=_command(), reuse=not rerun)
+    except ValueError as err:
+        msg.fail(str(err), exits=1)
     print((metrics / f"{record['name']}.md").read_text(encoding="utf-8"))
 
 
@@ -81,7 +85,10 @@ def matrix(
         langs, langs, corpus, config, encoder, n_train=n_train, n_dev=n_dev, n_test=n_test,
         epochs=epochs, n_evals=n_evals, gpu_id=gpu_id,
     )
-    run_matrix(base, langs, training, metrics, command=_command(), reuse=not rerun)
+    try:
+        run_matrix(base, langs, training, metrics, command=_command(), reuse=not rerun)
+    except ValueError as err:
+        msg.fail(str(err), exits=1)
     print((metrics / "matrix.md").read_text(encoding="utf-8"))
 
 

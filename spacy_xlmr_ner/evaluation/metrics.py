@@ -24,10 +24,10 @@ def score_examples(examples: Iterable[Example]) -> Dict:
     """
     examples = list(examples)
     scores = get_ner_prf(examples)
-    untyped = span_detection_prf(examples)
-    scores.update({f"untyped_{k}": v for k, v in untyped.items()})
+    aligned = [_aligned_entities(eg) for eg in examples]
+    scores.update({f"untyped_{k}": v for k, v in _untyped_prf(aligned).items()})
     scores["token_acc"] = token_accuracy(examples)
-    scores["confusion"] = type_confusion(examples)
+    scores["confusion"] = _confusion(aligned)
     scores["n_docs"] = len(examples)
     scores["n_gold_ents"] = sum(len(eg.reference.ents) for eg in examples if _annotated(eg))
     return scores
@@ -41,9 +41,12 @@ def span_detection_prf(examples: Iterable[Example]) -> Dict[str, Optional[float]
     RETURNS (Dict[str, Optional[float]]): `p`, `r`, `f`; None when there are
         neither gold nor predicted entities.
     """
+    return _untyped_prf(_aligned_entities(eg) for eg in examples)
+
+
+def _untyped_prf(aligned: Iterable[Tuple[Set, List]]) -> Dict[str, Optional[float]]:
     prf = PRFScore()
-    for eg in examples:
-        pred, gold = _aligned_entities(eg)
+    for pred, gold in aligned:
         pred_bounds = {(start, end) for _, start, end in pred}
         gold_bounds = {(start, end) for _, start, end in gold}
         prf.tp += len(pred_bounds & gold_bounds)
@@ -65,9 +68,12 @@ def type_confusion(examples: Iterable[Example]) -> Dict[str, Dict[str, int]]:
     examples (Iterable[Example]): The examples.
     RETURNS (Dict[str, Dict[str, int]]): {gold label: {predicted label: count}}.
     """
+    return _confusion(_aligned_entities(eg) for eg in examples)
+
+
+def _confusion(aligned: Iterable[Tuple[Set, List]]) -> Dict[str, Dict[str, int]]:
     counts: Counter = Counter()
-    for eg in examples:
-        pred, gold = _aligned_entities(eg)
+    for pred, gold in aligned:
         pred_by_bounds = {(start, end): label for label, start, end in pred}
         gold_by_bounds = {(start, end): label for label, start, end in gold}
         for bounds, label in gold_by_bounds.items():
@@ -96,12 +102,12 @@ def token_accuracy(examples: Iterable[Example]) -> Optional[float]:
         if not _annotated(eg):
             continue
         pred = biluo_to_iob(doc_to_biluo_tags(eg.predicted))
-        gold = eg.get_aligned_ner()
-        for pred_tag, gold_tag in zip(pred, gold):
-            if gold_tag is None or gold_tag == "-":
-                continue
-            total += 1
-            right += pred_tag == biluo_to_iob([gold_tag])[0]
+        pairs = [(p, g) for p, g in zip(pred, eg.get_aligned_ner()) if g is not None and g != "-"]
+        if not pairs:
+            continue
+        gold = biluo_to_iob([g for _, g in pairs])
+        total += len(pairs)
+        right += sum(p == g for (p, _), g in zip(pairs, gold))
     return right / total if total else None
 
 

@@ -1,4 +1,5 @@
 """Corpus readers for training on one, several or all languages at once."""
+import itertools
 from pathlib import Path
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Union
 
@@ -153,8 +154,7 @@ def read_gold_docs(
     for file in files:
         key = file.parent.name if file.stem in ("train", "dev", "test") or path.is_dir() else file.stem
         if file.suffix == ".spacy":
-            docs = list(DocBin().from_disk(file).get_docs(vocab))
-            docs = docs[:limit] if limit else docs
+            docs = list(itertools.islice(DocBin().from_disk(file).get_docs(vocab), limit or None))
             if label_map:
                 docs = [_relabel(doc, label_map) for doc in docs]
         else:
