@@ -1,4 +1,5 @@
 """Multilingual named entity recognition for spaCy on XLM-R encoders."""
+from .pipeline.transformer import XLMRTransformer, make_xlmr_transformer  # noqa: F401
 from .pipeline.xlmr_ner import XLMRNER, make_xlmr_ner  # noqa: F401
 
 __version__ = "0.1.0"

@@ -56,7 +56,8 @@ def from_hf(
         lang, config={"nlp": {"tokenizer": {"@tokenizers": "spacy-xlmr-ner.MultilingualTokenizer.v1"}}}
     )
     nlp.add_pipe(
-        "transformer",
+        "xlmr_transformer",
+        name="transformer",
         config={
             "model": {
                 "@architectures": "spacy-transformers.TransformerModel.v3",

@@ -21,10 +21,11 @@ def tiny_encoder(tmp_path_factory) -> Path:
 
 def make_transformer_nlp(encoder: Path):
     """A blank `xx` pipeline with the multilingual tokenizer and a
-    `transformer` component on `encoder`."""
+    `transformer` (`xlmr_transformer`) component on `encoder`."""
     nlp = spacy.blank("xx", config={"nlp": {"tokenizer": {"@tokenizers": "spacy-xlmr-ner.MultilingualTokenizer.v1"}}})
     nlp.add_pipe(
-        "transformer",
+        "xlmr_transformer",
+        name="transformer",
         config={
             "model": {
                 "@architectures": "spacy-transformers.TransformerModel.v3",

@@ -58,8 +58,8 @@ def test_entry_point_resolves(group, name, target):
         # No import of the package: spaCy finds the factory by its entry point.
         nlp = spacy.blank("xx")
         pipe = nlp.add_pipe(name)
-        assert type(pipe).__name__ == "XLMRNER"
-        assert "doc.ents" in nlp.get_pipe_meta(name).assigns
+        expected = {"xlmr_ner": ("XLMRNER", "doc.ents"), "xlmr_transformer": ("XLMRTransformer", "doc._.trf_data")}
+        assert (type(pipe).__name__, nlp.get_pipe_meta(name).assigns[0]) == expected[name]
     elif group == "console_scripts":
         module, attr = target.split(":")
         assert callable(getattr(importlib.import_module(module), attr))

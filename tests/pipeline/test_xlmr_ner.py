@@ -219,6 +219,28 @@ def test_head_starts_small_and_random_not_zero(tiny_encoder):
     # The real-encoder collapse check is tests/test_train_wikiann.py (slow).
 
 
+@pytest.mark.parametrize("scale", [1.0, 10.0])
+def test_head_lr_scale_scales_the_output_layer_step_only(tiny_encoder, scale):
+    # Adam's first step moves every weight by about its learning rate.
+    from thinc.api import Adam
+
+    nlp = make_nlp(tiny_encoder)
+    nlp.get_pipe("xlmr_ner").cfg["head_lr_scale"] = scale
+    examples = make_examples(nlp, TRAIN_DATA[:3])
+    nlp.initialize(lambda: examples)
+    output = nlp.get_pipe("xlmr_ner").model.get_ref("output_layer")
+    W0 = output.get_param("W").copy()
+    nlp.update(examples, sgd=Adam(1e-3, grad_clip=0.0, L2=0.0), drop=0.0)
+    head_step = numpy.median(numpy.abs(output.get_param("W") - W0))
+    assert head_step == pytest.approx(1e-3 * scale, rel=0.2)
+
+
+def test_head_lr_scale_must_be_positive(tiny_encoder):
+    nlp = make_nlp(tiny_encoder)
+    with pytest.raises(ValueError, match="head_lr_scale"):
+        nlp.add_pipe("xlmr_ner", name="other", config={"head_lr_scale": 0.0})
+
+
 def test_entities_along_a_100k_character_document(tmp_path):
     # A 100,000-character document made of one paragraph repeated: the
     # entities of every repetition, from the first to the last, are found at

@@ -1,0 +1,49 @@
+"""Benchmark xlmr_ner against spaCy's transformer + ner and the reference recipe
+(AutoModelForTokenClassification, first-subword labels), on the same encoder, data
+and budget, side by side in one run. Writes OUTPUT.json and OUTPUT.md."""
+import shlex
+import sys
+from pathlib import Path
+
+import srsly
+import typer
+
+from spacy_xlmr_ner.benchmark import Bench, BenchSettings, markdown_report
+from spacy_xlmr_ner.experiments.run import split_langs
+
+
+def main(
+    encoder: str = typer.Argument(..., help="Encoder directory or Hugging Face name, used by every system"),
+    iob_dir: Path = typer.Argument(..., help="Directory of {lang}/{train,dev,test}.iob files", exists=True),
+    output: Path = typer.Argument(..., help="Results path without suffix: writes .json and .md"),
+    work_dir: Path = typer.Option(Path("training/bench"), help="Models, logs and finished steps"),
+    lang: str = typer.Option("de", help="Training language"),
+    eval_langs: str = typer.Option("de,en,ru", help="Test languages (the training one and zero-shot ones)"),
+    n_train: int = typer.Option(2000, help="Training sentences"),
+    n_test: int = typer.Option(1000, help="Test sentences per language"),
+    n_speed: int = typer.Option(1000, help="Raw texts to time"),
+    epochs: float = typer.Option(2.0, help="Passes over the training sentences"),
+    batch_size: int = typer.Option(16, help="Sentences per step, for every system"),
+    xlmr_config: Path = typer.Option(Path("configs/cpu.cfg"), help="Config of xlmr_ner", exists=True),
+    spacy_config: Path = typer.Option(Path("bench/spacy_ner.cfg"), help="Config of spaCy's ner", exists=True),
+    reference_lrs: str = typer.Option("5e-5,2e-4", help="Peak learning rates of the reference; its best counts"),
+    threads: str = typer.Option("", help="Torch thread counts to time, e.g. 1,2; default 1 and all CPUs"),
+    int8: bool = typer.Option(True, help="Also measure xlmr_ner with int8 linear layers"),
+) -> None:
+    """Train all systems, measure them and write the comparison."""
+    settings = BenchSettings(
+        encoder=encoder, iob_dir=str(iob_dir), lang=lang, eval_langs=split_langs(eval_langs), n_train=n_train,
+        n_test=n_test, n_speed=n_speed, epochs=epochs, batch_size=batch_size, xlmr_config=str(xlmr_config),
+        spacy_config=str(spacy_config), reference_lrs=[float(x) for x in split_langs(reference_lrs)],
+        int8=int8, **({"threads": [int(t) for t in split_langs(threads)]} if threads else {}),
+    )
+    command = shlex.join(["python", *sys.argv])
+    record = Bench(settings, work_dir).run(command=command)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    srsly.write_json(output.with_suffix(".json"), record)
+    output.with_suffix(".md").write_text(markdown_report(record) + "\n", encoding="utf-8")
+    typer.echo(markdown_report(record))
+
+
+if __name__ == "__main__":
+    typer.run(main)

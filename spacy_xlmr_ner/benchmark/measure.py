@@ -1,0 +1,164 @@
+"""Accuracy and speed of one trained system, measured in a process of its own
+(`python -m spacy_xlmr_ner.benchmark.measure ...`) so that its peak RSS and
+thread settings are its own. Prints one JSON object on the last line."""
+import json
+import resource
+import time
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import torch
+import typer
+from spacy.tokens import Doc
+from spacy.training import Example, biluo_tags_to_spans, iob_to_biluo
+
+from ..evaluation.metrics import score_examples
+from ..io.readers import read_gold_docs
+
+SYSTEMS = ("spacy", "hf")
+
+app = typer.Typer(add_completion=False, help=__doc__)
+
+
+def peak_rss_mb() -> float:
+    """RETURNS (float): This process's peak resident set size so far, in MiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def load_system(system: str, model: Path, precision: str = "fp32", batch_size: int = 32):
+    """Load a trained system for prediction.
+
+    system (str): "spacy" (a pipeline directory) or "hf" (a saved
+        token-classification model).
+    model (Path): Its directory.
+    precision (str): "fp32" or "int8" (spaCy pipelines with an `xlmr_transformer`).
+    batch_size (int): Batch size of the Hugging Face pipeline.
+    RETURNS: The spaCy `Language`, or the Hugging Face pipeline.
+    """
+    if system not in SYSTEMS:
+        raise ValueError(f"system must be one of {SYSTEMS}, not {system!r}")
+    if system == "hf":
+        if precision != "fp32":
+            raise ValueError("The reference runs in fp32 only")
+        from .reference import hf_pipeline
+
+        return hf_pipeline(model, batch_size=batch_size)
+    import spacy
+
+    config = {"components": {"transformer": {"precision": precision}}} if precision != "fp32" else {}
+    return spacy.load(model, config=config)
+
+
+def time_inference(system: str, predictor, texts: List[str], warmup: int = 32) -> float:
+    """Seconds to annotate `texts` once, after a warm-up on the first few.
+
+    system (str): "spacy" or "hf".
+    predictor: As from `load_system`.
+    texts (List[str]): Raw texts.
+    warmup (int): Texts run once before timing.
+    RETURNS (float): Wall seconds.
+    """
+    run = (lambda batch: list(predictor.pipe(batch))) if system == "spacy" else (lambda batch: predictor(batch))
+    run(texts[:warmup])
+    start = time.perf_counter()
+    with torch.inference_mode():
+        run(texts)
+    return time.perf_counter() - start
+
+
+def predict_gold_tokens(system: str, predictor, gold: List[Doc]) -> List[Example]:
+    """Annotate the gold tokenization of each doc (as `spacy evaluate` and
+    seqeval on word-level tags do), so every system sees the same words.
+
+    system (str): "spacy" or "hf".
+    predictor: As from `load_system`.
+    gold (List[Doc]): Gold docs.
+    RETURNS (List[Example]): Predictions paired with the gold docs.
+    """
+    if system == "spacy":
+        inputs = [Doc(predictor.vocab, words=[t.text for t in doc], spaces=[bool(t.whitespace_) for t in doc]) for doc in gold]
+        predicted = list(predictor.pipe(inputs))
+    else:
+        from .reference import predict_words
+
+        words = [[t.text for t in doc] for doc in gold]
+        tags = predict_words(predictor.tokenizer, predictor.model, words)
+        predicted = []
+        for doc, doc_tags in zip(gold, tags):
+            pred = Doc(doc.vocab, words=[t.text for t in doc], spaces=[bool(t.whitespace_) for t in doc])
+            pred.set_ents(biluo_tags_to_spans(pred, iob_to_biluo(doc_tags)))
+            predicted.append(pred)
+    return [Example(pred, ref) for pred, ref in zip(predicted, gold)]
+
+
+@app.command("accuracy")
+def accuracy_cli(
+    system: str = typer.Argument(..., help="spacy or hf"),
+    model: Path = typer.Argument(..., help="Trained pipeline or model directory", exists=True),
+    test_dir: Path = typer.Argument(..., help="Directory of {lang}/test.iob files", exists=True),
+    langs: str = typer.Option("de", help="Test languages, comma-separated"),
+    limit: int = typer.Option(1000, help="First N test sentences per language"),
+    precision: str = typer.Option("fp32", help="fp32 or int8"),
+    threads: int = typer.Option(0, help="Torch threads; 0 keeps the default"),
+) -> None:
+    """Strict entity F1 per language and type, on the gold tokens."""
+    if threads:
+        torch.set_num_threads(threads)
+    predictor = load_system(system, model, precision)
+    import spacy
+
+    vocab = predictor.vocab if system == "spacy" else spacy.blank("xx").vocab
+    result: Dict[str, Dict] = {}
+    for lang, docs in read_gold_docs(test_dir, vocab, split="test", langs=langs, limit=limit).items():
+        examples = predict_gold_tokens(system, predictor, docs)
+        scores = score_examples(examples)
+        result[lang] = {
+            "f": scores["ents_f"],
+            "p": scores["ents_p"],
+            "r": scores["ents_r"],
+            "per_type": {label: s["f"] for label, s in (scores.get("ents_per_type") or {}).items()},
+            "n_docs": len(docs),
+        }
+    print(json.dumps({"accuracy": result, "peak_rss_mb": peak_rss_mb()}))
+
+
+@app.command("speed")
+def speed_cli(
+    system: str = typer.Argument(..., help="spacy or hf"),
+    model: Path = typer.Argument(..., help="Trained pipeline or model directory", exists=True),
+    texts_file: Path = typer.Argument(..., help="One raw text per line", exists=True),
+    threads: int = typer.Option(1, help="Torch threads"),
+    precision: str = typer.Option("fp32", help="fp32 or int8"),
+    batch_size: int = typer.Option(32, help="Batch size of the Hugging Face pipeline"),
+    repeats: int = typer.Option(1, help="Timed passes; the fastest counts"),
+) -> None:
+    """Words per second on raw texts, and the process's peak RSS."""
+    torch.set_num_threads(threads)
+    texts = texts_file.read_text(encoding="utf-8").splitlines()
+    words = sum(len(text.split()) for text in texts)
+    predictor = load_system(system, model, precision, batch_size=batch_size)
+    seconds = min(time_inference(system, predictor, texts) for _ in range(max(1, repeats)))
+    print(
+        json.dumps(
+            {
+                "texts": len(texts),
+                "words": words,
+                "seconds": seconds,
+                "words_per_second": words / seconds,
+                "threads": threads,
+                "peak_rss_mb": peak_rss_mb(),
+            }
+        )
+    )
+
+
+def last_json(output: str) -> Optional[Dict]:
+    """output (str): A process's stdout. RETURNS (Optional[Dict]): Its last JSON line."""
+    for line in reversed(output.strip().splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    return None
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,350 @@
+"""The benchmark: `xlmr_ner`, spaCy's `transformer` + `ner`, and the
+reference recipe, trained on the same encoder, data and budget, and measured
+side by side in one run.
+
+Every training run and measurement is a process of its own, so that wall
+time, threads and peak RSS belong to one system. Results of finished steps
+are kept in the work directory, and a rerun with the same settings goes on
+from there.
+"""
+import datetime
+import os
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Union
+
+import srsly
+from wasabi import msg
+
+from ..evaluation.report import markdown_table
+from ..experiments.run import Experiment, machine_info, plan_steps, split_langs, training_overrides
+from ..io.docbin import convert_iob_file
+from ..io.readers import read_gold_docs
+from .measure import last_json
+
+REFERENCE = "reference"
+
+
+@dataclass
+class BenchSettings:
+    """What the systems train on, with which budget, and what is measured.
+
+    encoder (str): Encoder directory or Hugging Face name, the same for all.
+    iob_dir (str): Directory of `{lang}/{train,dev,test}.iob` files.
+    lang (str): The training language.
+    eval_langs (List[str]): Test languages: `lang` and the zero-shot ones.
+    n_train (int): First N training sentences.
+    n_dev (int): First N dev sentences, for spaCy's end-of-training evaluation.
+    n_test (int): First N test sentences per test language; the first
+        `n_speed` of `lang`'s are also the raw texts timed.
+    n_speed (int): Raw texts for the speed measurements.
+    epochs (float): Passes over the training sentences.
+    batch_size (int): Sentences per step, for every system.
+    xlmr_config (str): Config of `xlmr_ner`.
+    spacy_config (str): Config of spaCy's `transformer` + `ner`.
+    reference_lrs (List[float]): Peak learning rates of the reference recipe;
+        its best in-language F1 counts.
+    threads (List[int]): Torch thread counts for the speed measurements.
+    int8 (bool): Also measure `xlmr_ner` with int8 linear layers.
+    hf_batch_size (int): Batch size of the reference's `transformers.pipeline`.
+    seed (int): Random seed of every system.
+    """
+
+    encoder: str
+    iob_dir: str
+    lang: str = "de"
+    eval_langs: List[str] = field(default_factory=lambda: ["de", "en", "ru"])
+    n_train: int = 2000
+    n_dev: int = 200
+    n_test: int = 1000
+    n_speed: int = 1000
+    epochs: float = 2.0
+    batch_size: int = 16
+    xlmr_config: str = "configs/cpu.cfg"
+    spacy_config: str = "bench/spacy_ner.cfg"
+    reference_lrs: List[float] = field(default_factory=lambda: [5e-5, 2e-4])
+    threads: List[int] = field(default_factory=lambda: [1, os.cpu_count() or 1])
+    int8: bool = True
+    hf_batch_size: int = 32
+    seed: int = 0
+
+    def __post_init__(self):
+        self.eval_langs = split_langs(self.eval_langs)
+        if self.lang not in self.eval_langs:
+            self.eval_langs.insert(0, self.lang)
+        self.encoder, self.iob_dir = str(self.encoder), str(self.iob_dir)
+        self.reference_lrs = [float(lr) for lr in self.reference_lrs]
+        self.threads = sorted({int(t) for t in self.threads})
+
+
+def run_measured(cmd: Sequence[str], log_path: Path) -> Dict[str, Any]:
+    """Run a command as a child process and measure it.
+
+    cmd (Sequence[str]): The command.
+    log_path (Path): Where its stdout and stderr go.
+    RETURNS (Dict[str, Any]): `seconds` (wall), `peak_rss_mb` of the child,
+        and its last JSON line under `output`, if any.
+    """
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("w", encoding="utf-8") as log:
+        log.write("$ " + shlex.join(str(c) for c in cmd) + "\n")
+        log.flush()
+        start = time.perf_counter()
+        proc = subprocess.Popen([str(c) for c in cmd], stdout=log, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    text = log_path.read_text(encoding="utf-8", errors="replace")
+    if proc.returncode != 0:
+        tail = "\n".join(text.splitlines()[-15:])
+        raise RuntimeError(f"Command failed (exit {proc.returncode}), log {log_path}:\n{tail}")
+    return {"seconds": seconds, "peak_rss_mb": usage.ru_maxrss / 1024, "output": last_json(text)}
+
+
+class Bench:
+    """One benchmark run in a work directory.
+
+    settings (BenchSettings): The settings.
+    work_dir (Path): Corpora, models, logs and finished steps.
+    """
+
+    def __init__(self, settings: BenchSettings, work_dir: Union[str, Path]):
+        self.s = settings
+        self.work = Path(work_dir)
+        self.steps_dir = self.work / "steps"
+        saved = self.work / "settings.json"
+        if saved.exists() and srsly.read_json(saved) != asdict(settings):
+            msg.warn(f"Settings changed since the last run in {self.work}: measuring everything again")
+            for path in self.steps_dir.glob("*.json"):
+                path.unlink()
+        self.work.mkdir(parents=True, exist_ok=True)
+        srsly.write_json(saved, asdict(settings))
+
+    def step(self, key: str, cmd: Sequence[str]) -> Dict[str, Any]:
+        """Run a measured command once; later runs reuse its result."""
+        done = self.steps_dir / f"{key}.json"
+        if done.exists():
+            msg.info(f"{key}: reusing {done}")
+            return srsly.read_json(done)
+        msg.text(f"{key}: running")
+        result = run_measured(cmd, self.work / "logs" / f"{key}.log")
+        self.steps_dir.mkdir(parents=True, exist_ok=True)
+        srsly.write_json(done, result)
+        msg.good(f"{key}: {result['seconds']:.0f}s, peak RSS {result['peak_rss_mb']:.0f} MiB")
+        return result
+
+    def prepare(self) -> Dict[str, Any]:
+        """Write the training and dev DocBins and the raw texts to time.
+        RETURNS (Dict[str, Any]): Sentence counts."""
+        s, src = self.s, Path(self.s.iob_dir)
+        corpus = self.work / "corpus"
+        train = convert_iob_file(src / s.lang / "train.iob", corpus / s.lang / "train.spacy", limit=s.n_train)
+        dev = convert_iob_file(src / s.lang / "dev.iob", corpus / s.lang / "dev.spacy", limit=s.n_dev)
+        import spacy
+
+        gold = read_gold_docs(src, spacy.blank("xx").vocab, langs=[s.lang], limit=s.n_speed)[s.lang]
+        texts = [doc.text for doc in gold]
+        if any("\n" in text for text in texts):
+            raise ValueError("A test sentence contains a line break; the texts file holds one per line")
+        (self.work / "texts.txt").write_text("\n".join(texts) + "\n", encoding="utf-8")
+        return {"n_train": train.sentences, "n_dev": dev.sentences, "n_speed_texts": len(texts), "n_speed_words": sum(len(d) for d in gold)}
+
+    def spacy_train_cmd(self, config: str, name: str) -> List[str]:
+        s = self.s
+        exp = Experiment(
+            train_langs=[s.lang], eval_langs=[s.lang], corpus=str(self.work / "corpus"), config=config,
+            encoder=s.encoder, n_train=s.n_train, n_dev=s.n_dev, epochs=s.epochs, n_evals=1,
+        )
+        plan = plan_steps(s.n_train, s.epochs, s.batch_size, 1)
+        overrides = training_overrides(exp, plan, self.work / name / "train-log.jsonl")
+        overrides.update({"training.batcher.size": s.batch_size, "system.seed": s.seed})
+        cmd = [sys.executable, "-m", "spacy", "train", config, "--output", str(self.work / name)]
+        for key, value in overrides.items():
+            cmd += [f"--{key}", str(value)]
+        return cmd
+
+    def train_all(self) -> Dict[str, Dict]:
+        """Train every system. RETURNS (Dict[str, Dict]): Per system, the
+        training process's wall seconds and peak RSS, and the model path."""
+        s = self.s
+        trained = {}
+        for name, config in (("xlmr_ner", s.xlmr_config), ("spacy_ner", s.spacy_config)):
+            log = self.work / name / "train-log.jsonl"
+            if log.exists() and not (self.steps_dir / f"train-{name}.json").exists():
+                log.unlink()  # spaCy's logger will not overwrite a log
+            result = self.step(f"train-{name}", self.spacy_train_cmd(config, name))
+            trained[name] = {**result, "model": str(self.work / name / "model-last"), "system": "spacy"}
+        for lr in s.reference_lrs:
+            name = f"{REFERENCE}-lr{lr:g}"
+            cmd = [
+                sys.executable, "-m", "spacy_xlmr_ner.benchmark.reference", s.encoder,
+                str(Path(s.iob_dir) / s.lang / "train.iob"), str(self.work / name),
+                "--n-train", str(s.n_train), "--epochs", str(s.epochs), "--batch-size", str(s.batch_size),
+                "--learn-rate", str(lr), "--seed", str(s.seed),
+            ]
+            result = self.step(f"train-{name}", cmd)
+            trained[name] = {**result, "model": str(self.work / name), "system": "hf", "learn_rate": lr}
+        return trained
+
+    def accuracy(self, name: str, system: str, model: str, precision: str = "fp32") -> Dict[str, Any]:
+        s = self.s
+        key = f"accuracy-{name}" + ("" if precision == "fp32" else f"-{precision}")
+        cmd = [
+            sys.executable, "-m", "spacy_xlmr_ner.benchmark.measure", "accuracy", system, model, s.iob_dir,
+            "--langs", ",".join(s.eval_langs), "--limit", str(s.n_test), "--precision", precision,
+            "--threads", str(max(s.threads)),
+        ]
+        return self.step(key, cmd)["output"]["accuracy"]
+
+    def speed(self, name: str, system: str, model: str, threads: int, precision: str = "fp32") -> Dict[str, Any]:
+        key = f"speed-{name}-{precision}-t{threads}"
+        cmd = [
+            sys.executable, "-m", "spacy_xlmr_ner.benchmark.measure", "speed", system, model,
+            str(self.work / "texts.txt"), "--threads", str(threads), "--precision", precision,
+            "--batch-size", str(self.s.hf_batch_size),
+        ]
+        result = self.step(key, cmd)
+        return {**result["output"], "process_peak_rss_mb": result["peak_rss_mb"]}
+
+    def run(self, command: Optional[str] = None) -> Dict[str, Any]:
+        """Train, measure and compare. RETURNS (Dict[str, Any]): The record."""
+        s = self.s
+        started = datetime.datetime.now(datetime.timezone.utc)
+        data = self.prepare()
+        trained = self.train_all()
+        systems: Dict[str, Dict] = {}
+        for name, info in trained.items():
+            systems[name] = {
+                "train_seconds": info["seconds"],
+                "train_peak_rss_mb": info["peak_rss_mb"],
+                "accuracy": self.accuracy(name, info["system"], info["model"]),
+            }
+        best_ref = max(
+            (n for n in trained if n.startswith(REFERENCE)),
+            key=lambda n: systems[n]["accuracy"][s.lang]["f"] or 0.0,
+        )
+        variants = [("xlmr_ner", "fp32"), ("spacy_ner", "fp32"), (best_ref, "fp32")]
+        if s.int8:
+            variants.insert(1, ("xlmr_ner", "int8"))
+            systems["xlmr_ner-int8"] = {
+                "train_seconds": systems["xlmr_ner"]["train_seconds"],
+                "train_peak_rss_mb": systems["xlmr_ner"]["train_peak_rss_mb"],
+                "accuracy": self.accuracy("xlmr_ner", "spacy", trained["xlmr_ner"]["model"], "int8"),
+            }
+        for name, precision in variants:
+            info = trained[name]
+            row = systems[name if precision == "fp32" else f"{name}-{precision}"]
+            row["speed"] = {
+                str(t): self.speed(name, info["system"], info["model"], t, precision) for t in s.threads
+            }
+        record = {
+            "settings": asdict(s),
+            "command": command,
+            "started": started.isoformat(timespec="seconds"),
+            "machine": machine_info(),
+            "data": data,
+            "reference": best_ref,
+            "systems": systems,
+        }
+        record["ratios"] = ratios(record)
+        return record
+
+
+def ratios(record: Dict[str, Any]) -> Dict[str, Dict[str, Optional[float]]]:
+    """Each system's numbers divided by the reference's (at its best learning
+    rate): F1 differences in points, speed, training time and RSS as ratios.
+
+    record (Dict[str, Any]): As from `Bench.run`.
+    RETURNS (Dict[str, Dict[str, Optional[float]]]): Per system.
+    """
+    systems, ref = record["systems"], record["systems"][record["reference"]]
+    out = {}
+    for name, row in systems.items():
+        r: Dict[str, Optional[float]] = {}
+        for lang, acc in row["accuracy"].items():
+            ref_f = ref["accuracy"].get(lang, {}).get("f")
+            r[f"f1_points_{lang}"] = None if acc["f"] is None or ref_f is None else 100 * (acc["f"] - ref_f)
+        r["train_time"] = row["train_seconds"] / ref["train_seconds"]
+        for threads, speed in (row.get("speed") or {}).items():
+            ref_speed = ref.get("speed", {}).get(threads)
+            if ref_speed:
+                r[f"words_per_second_t{threads}"] = speed["words_per_second"] / ref_speed["words_per_second"]
+                r[f"peak_rss_t{threads}"] = speed["peak_rss_mb"] / ref_speed["peak_rss_mb"]
+        out[name] = r
+    return out
+
+
+def markdown_report(record: Dict[str, Any]) -> str:
+    """record (Dict[str, Any]): As from `Bench.run`. RETURNS (str): Tables of
+    accuracy, training time, speed and memory, with ratios to the reference."""
+    s, systems, rat = record["settings"], record["systems"], record["ratios"]
+    langs, threads = s["eval_langs"], [str(t) for t in s["threads"]]
+
+    def f1(row, lang):
+        f = row["accuracy"].get(lang, {}).get("f")
+        return "" if f is None else f"{100 * f:.1f}"
+
+    header = ["system"] + [f"{lang} F1" + ("" if lang == s["lang"] else " (zero-shot)") for lang in langs]
+    header += ["train s"] + [f"words/s {t} thr" for t in threads] + [f"peak RSS MiB ({threads[-1]} thr)"]
+    rows = []
+    for name, row in systems.items():
+        speed = row.get("speed", {})
+        cells = [name + (" (3)" if name == record["reference"] else "")]
+        cells += [f1(row, lang) for lang in langs]
+        cells += [f"{row['train_seconds']:.0f}"]
+        cells += [f"{speed[t]['words_per_second']:.0f}" if t in speed else "" for t in threads]
+        cells += [f"{speed[threads[-1]]['peak_rss_mb']:.0f}" if threads[-1] in speed else ""]
+        rows.append(cells)
+    ratio_header = ["system"] + [f"Δ{lang} F1 (points)" for lang in langs] + ["train time ×"]
+    ratio_header += [f"words/s {t} thr ×" for t in threads] + [f"peak RSS ({threads[-1]} thr) ×"]
+    ratio_rows = []
+    for name, r in rat.items():
+
+        def fmt(key, signed=False):
+            value = r.get(key)
+            if value is None:
+                return ""
+            return f"{value:+.1f}" if signed else f"{value:.2f}"
+
+        ratio_rows.append(
+            [name]
+            + [fmt(f"f1_points_{lang}", True) for lang in langs]
+            + [fmt("train_time")]
+            + [fmt(f"words_per_second_t{t}") for t in threads]
+            + [fmt(f"peak_rss_t{threads[-1]}")]
+        )
+    labels = sorted({label for row in systems.values() for acc in row["accuracy"].values() for label in acc["per_type"]})
+    per_type_header = ["system"] + [f"{lang} {label}" for lang in langs for label in labels]
+    per_type = [
+        [name] + [
+            "" if row["accuracy"].get(lang, {}).get("per_type", {}).get(label) is None
+            else f"{100 * row['accuracy'][lang]['per_type'][label]:.1f}"
+            for lang in langs for label in labels
+        ]
+        for name, row in systems.items()
+    ]
+    m = record["machine"]
+    lines = [
+        f"Encoder `{s['encoder']}`; {s['n_train']} {s['lang']} training sentences, {s['epochs']:g} epochs at "
+        f"batch {s['batch_size']}; F1 on the first {s['n_test']} test sentences per language (gold tokens, "
+        f"strict spans); speed on the first {s['n_speed']} {s['lang']} test sentences as raw text. "
+        f"Machine: {m['cpu']}, {m['cpu_count']} CPUs; torch {m['torch']}, spaCy {m['spacy']}. "
+        f"(3) = the reference recipe at its best learning rate ({record['reference']}).",
+        "",
+        markdown_table(header, rows, numeric=False),
+        "",
+        "Ratios to (3): F1 in points, the rest as multiples.",
+        "",
+        markdown_table(ratio_header, ratio_rows, numeric=False),
+        "",
+        "F1 per type:",
+        "",
+        markdown_table(per_type_header, per_type, numeric=False),
+    ]
+    if record.get("command"):
+        lines += ["", "Command:", "", "```bash", record["command"], "```"]
+    return "\n".join(lines)
