@@ -134,9 +134,12 @@ def test_int8_precision_at_load(nlp, tmp_path):
     int8 = spacy.load(tmp_path / "p", config={"components": {"transformer": {"precision": "int8"}}})
     trf = int8.get_pipe("transformer")
     assert trf.quantized
-    modules = list(trf.model.transformer.modules())
-    assert not any(type(m) is torch.nn.Linear for m in modules)
-    assert any(type(m) is torch.ao.nn.quantized.dynamic.Linear for m in modules)
+    kinds = {name: type(m) for name, m in trf.model.transformer.named_modules()}
+    assert kinds["encoder.layer.0.attention.self.query"] is torch.ao.nn.quantized.dynamic.Linear
+    assert kinds["encoder.layer.0.intermediate.dense"] is torch.ao.nn.quantized.dynamic.Linear
+    assert kinds["encoder.layer.0.attention.output.dense"] is torch.ao.nn.quantized.dynamic.Linear
+    # The feed-forward output projections stay fp32.
+    assert kinds["encoder.layer.0.output.dense"] is torch.nn.Linear
     fp32 = probs_piped(nlp, TEXTS)
     quantized = probs_piped(int8, TEXTS)
     for a, b in zip(fp32, quantized):
