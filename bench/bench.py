@@ -7,6 +7,7 @@ from pathlib import Path
 
 import srsly
 import typer
+from wasabi import msg
 
 from spacy_xlmr_ner.benchmark import Bench, BenchSettings, markdown_report
 from spacy_xlmr_ner.experiments.run import split_langs
@@ -38,7 +39,10 @@ def main(
         int8=int8, **({"threads": [int(t) for t in split_langs(threads)]} if threads else {}),
     )
     command = shlex.join(["python", *sys.argv])
-    record = Bench(settings, work_dir).run(command=command)
+    try:
+        record = Bench(settings, work_dir).run(command=command)
+    except (FileNotFoundError, RuntimeError, ValueError) as err:
+        msg.fail("Benchmark stopped", str(err), exits=1)
     output.parent.mkdir(parents=True, exist_ok=True)
     srsly.write_json(output.with_suffix(".json"), record)
     output.with_suffix(".md").write_text(markdown_report(record) + "\n", encoding="utf-8")

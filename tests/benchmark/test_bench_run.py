@@ -142,3 +142,15 @@ def test_bench_end_to_end_on_a_tiny_encoder(tiny_encoder, tmp_path):
     assert "xlmr_ner-int8" in text and "Ratios to (3)" in text
     # Spaces and training outputs live in the work directory, not the repo.
     assert (tmp_path / "work" / "xlmr_ner" / "model-last" / "transformer" / "model").is_dir()
+
+
+def test_missing_data_stops_with_the_file_named(tmp_path):
+    (tmp_path / "data" / "de").mkdir(parents=True)
+    cmd = [
+        sys.executable, str(REPO / "bench" / "bench.py"), "enc", str(tmp_path / "data"), str(tmp_path / "out"),
+        "--work-dir", str(tmp_path / "work"),
+    ]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert "de/train.iob" in proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
