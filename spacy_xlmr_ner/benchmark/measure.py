@@ -1,9 +1,8 @@
-"""Accuracy and speed of one trained system, measured in a process of its own
-(`python -m spacy_xlmr_ner.benchmark.measure ...`) so that its peak RSS and
-thread settings are its own. Prints one JSON object on the last line."""
+"""Accuracy of one trained system, and the speed of a spaCy pipeline, measured
+in a process of its own (`python -m spacy_xlmr_ner.benchmark.measure ...`) so
+that its peak RSS and thread settings are its own. Prints one JSON object on
+the last line. (The reference's speed is measured by `timing.py`.)"""
 import json
-import resource
-import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -14,15 +13,11 @@ from spacy.training import Example, biluo_tags_to_spans, iob_to_biluo
 
 from ..evaluation.metrics import score_examples
 from ..io.readers import read_gold_docs
+from .timing import peak_rss_mb, read_texts, speed_record, time_texts
 
 SYSTEMS = ("spacy", "hf")
 
 app = typer.Typer(add_completion=False, help=__doc__)
-
-
-def peak_rss_mb() -> float:
-    """RETURNS (float): This process's peak resident set size so far, in MiB."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def load_system(system: str, model: Path, precision: str = "fp32", batch_size: int = 32):
@@ -40,30 +35,13 @@ def load_system(system: str, model: Path, precision: str = "fp32", batch_size: i
     if system == "hf":
         if precision != "fp32":
             raise ValueError("The reference runs in fp32 only")
-        from .reference import hf_pipeline
+        from .timing import hf_pipeline
 
         return hf_pipeline(model, batch_size=batch_size)
     import spacy
 
     config = {"components": {"transformer": {"precision": precision}}} if precision != "fp32" else {}
     return spacy.load(model, config=config)
-
-
-def time_inference(system: str, predictor, texts: List[str], warmup: int = 32) -> float:
-    """Seconds to annotate `texts` once, after a warm-up on the first few.
-
-    system (str): "spacy" or "hf".
-    predictor: As from `load_system`.
-    texts (List[str]): Raw texts.
-    warmup (int): Texts run once before timing.
-    RETURNS (float): Wall seconds.
-    """
-    run = (lambda batch: list(predictor.pipe(batch))) if system == "spacy" else (lambda batch: predictor(batch))
-    run(texts[:warmup])
-    start = time.perf_counter()
-    with torch.inference_mode():
-        run(texts)
-    return time.perf_counter() - start
 
 
 def predict_gold_tokens(system: str, predictor, gold: List[Doc]) -> List[Example]:
@@ -124,32 +102,19 @@ def accuracy_cli(
 
 @app.command("speed")
 def speed_cli(
-    system: str = typer.Argument(..., help="spacy or hf"),
-    model: Path = typer.Argument(..., help="Trained pipeline or model directory", exists=True),
+    model: Path = typer.Argument(..., help="Trained spaCy pipeline", exists=True),
     texts_file: Path = typer.Argument(..., help="One raw text per line", exists=True),
     threads: int = typer.Option(1, help="Torch threads"),
     precision: str = typer.Option("fp32", help="fp32 or int8"),
-    batch_size: int = typer.Option(32, help="Batch size of the Hugging Face pipeline"),
     repeats: int = typer.Option(1, help="Timed passes; the fastest counts"),
 ) -> None:
-    """Words per second on raw texts, and the process's peak RSS."""
+    """Words per second of `nlp.pipe` on raw texts, and the process's peak RSS.
+    (The reference is timed by `benchmark/timing.py`, in a process without spaCy.)"""
     torch.set_num_threads(threads)
-    texts = texts_file.read_text(encoding="utf-8").splitlines()
-    words = sum(len(text.split()) for text in texts)
-    predictor = load_system(system, model, precision, batch_size=batch_size)
-    seconds = min(time_inference(system, predictor, texts) for _ in range(max(1, repeats)))
-    print(
-        json.dumps(
-            {
-                "texts": len(texts),
-                "words": words,
-                "seconds": seconds,
-                "words_per_second": words / seconds,
-                "threads": threads,
-                "peak_rss_mb": peak_rss_mb(),
-            }
-        )
-    )
+    texts = read_texts(texts_file)
+    nlp = load_system("spacy", model, precision)
+    seconds = min(time_texts(lambda batch: list(nlp.pipe(batch)), texts) for _ in range(max(1, repeats)))
+    print(json.dumps(speed_record(texts, seconds, threads)))
 
 
 def last_json(output: str) -> Optional[Dict]:

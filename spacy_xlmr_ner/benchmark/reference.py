@@ -1,6 +1,7 @@
 """The reference recipe: Hugging Face `AutoModelForTokenClassification`
 fine-tuning with first-subword labels (as `../shared/tools/hf_baseline.py` and
-the seed scripts do), and its inference through `transformers.pipeline`."""
+the seed scripts do). Its inference through `transformers.pipeline` is in
+`timing.py`."""
 import json
 import random
 import time
@@ -145,22 +146,6 @@ def predict_words(
                     previous = word_id
                 result.append(tags)
     return result
-
-
-def hf_pipeline(model_dir: Union[str, Path], batch_size: int = 32):
-    """model_dir (Union[str, Path]): A saved token-classification model.
-    batch_size (int): Texts per forward pass.
-    RETURNS: `transformers.pipeline("token-classification")` with
-        `aggregation_strategy="first"`, on the CPU."""
-    from transformers import pipeline
-
-    return pipeline(
-        "token-classification",
-        model=str(model_dir),
-        aggregation_strategy="first",
-        batch_size=batch_size,
-        device=-1,
-    )
 
 
 def train_cli(

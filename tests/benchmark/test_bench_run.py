@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import srsly
 
-from spacy_xlmr_ner.benchmark.run import Bench, BenchSettings, markdown_report, ratios, run_measured
+from spacy_xlmr_ner.benchmark.run import Bench, BenchSettings, markdown_report, ratios, run_measured, summarize_passes
 
 REPO = Path(__file__).parent.parent.parent
 
@@ -41,6 +41,25 @@ def test_finished_steps_are_reused_until_the_settings_change(tmp_path):
         "one", [sys.executable, "-c", code]
     )
     assert counter.read_text() == "xx"
+    # More speed passes only add measurements: the finished steps stay.
+    Bench(BenchSettings(encoder="enc", iob_dir="data", n_train=5, speed_passes=5), tmp_path / "work").step(
+        "one", [sys.executable, "-c", code]
+    )
+    assert counter.read_text() == "xx"
+
+
+def test_speed_passes_count_the_fastest_and_the_median_memory():
+    passes = [
+        {"words_per_second": 800.0, "peak_rss_mb": 1200.0, "words": 10},
+        {"words_per_second": 950.0, "peak_rss_mb": 1300.0, "words": 10},
+        {"words_per_second": 900.0, "peak_rss_mb": 1100.0, "words": 10},
+    ]
+    summary = summarize_passes(passes)
+    assert summary["words_per_second"] == 950.0
+    assert summary["peak_rss_mb"] == 1200.0
+    assert [p["words_per_second"] for p in summary["passes"]] == [800.0, 950.0, 900.0]
+    with pytest.raises(ValueError, match="speed_passes"):
+        BenchSettings(encoder="e", iob_dir="d", speed_passes=0)
 
 
 def test_settings_put_the_training_language_first_among_test_languages():
@@ -123,6 +142,7 @@ def test_bench_end_to_end_on_a_tiny_encoder(tiny_encoder, tmp_path):
         sys.executable, str(REPO / "bench" / "bench.py"), str(tiny_encoder), str(data), str(out),
         "--work-dir", str(tmp_path / "work"), "--eval-langs", "de,en", "--n-train", "16", "--n-test", "8",
         "--n-speed", "8", "--epochs", "1", "--batch-size", "8", "--reference-lrs", "1e-3,1e-4", "--threads", "1",
+        "--speed-passes", "2",
     ]
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -137,7 +157,11 @@ def test_bench_end_to_end_on_a_tiny_encoder(tiny_encoder, tmp_path):
         assert row["speed"]["1"]["words"] == 8 * 5
         assert row["speed"]["1"]["words_per_second"] > 0
         assert row["speed"]["1"]["peak_rss_mb"] > 50
+        assert len(row["speed"]["1"]["passes"]) == 2
     assert record["ratios"][record["reference"]]["words_per_second_t1"] == pytest.approx(1.0)
+    # The reference is timed in a process without spaCy.
+    ref_log = (tmp_path / "work" / "logs" / f"speed-{record['reference']}-fp32-t1-p0.log").read_text()
+    assert "benchmark/timing.py" in ref_log.splitlines()[0]
     text = out.with_suffix(".md").read_text()
     assert "xlmr_ner-int8" in text and "Ratios to (3)" in text
     # Spaces and training outputs live in the work directory, not the repo.

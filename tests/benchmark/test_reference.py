@@ -2,7 +2,8 @@
 and predicts through both its word-level path and `transformers.pipeline`."""
 import pytest
 
-from spacy_xlmr_ner.benchmark.reference import hf_pipeline, load_reference, predict_words, tag_set, train_reference
+from spacy_xlmr_ner.benchmark.reference import load_reference, predict_words, tag_set, train_reference
+from spacy_xlmr_ner.benchmark.timing import hf_pipeline
 
 SENTENCES = [
     (["Angela", "Merkel", "besuchte", "Berlin", "."], ["B-PER", "I-PER", "O", "B-LOC", "O"]),
@@ -44,3 +45,40 @@ def test_hf_pipeline_runs_on_raw_text(reference_dir):
     for ents in out:
         for ent in ents:
             assert {"entity_group", "start", "end", "word"} <= set(ent)
+
+
+def test_timing_script_runs_the_reference_without_spacy(reference_dir, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    import spacy_xlmr_ner.benchmark.timing as timing
+
+    texts = tmp_path / "texts.txt"
+    texts.write_text("Angela Merkel besuchte Berlin .\nDie UNO tagt in New York\n", encoding="utf-8")
+    code = (
+        "import runpy, sys; sys.argv = sys.argv[1:]; "
+        "runpy.run_path(sys.argv[0], run_name='__main__'); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('spacy', 'spacy_xlmr_ner', 'thinc')))"
+    )
+    cmd = [sys.executable, "-c", code, timing.__file__, str(reference_dir), str(texts), "--batch-size", "2"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.strip().splitlines()
+    record = json.loads(lines[-2])
+    assert record["texts"] == 2 and record["words"] == 11
+    assert record["words_per_second"] > 0 and record["peak_rss_mb"] > 50
+    assert lines[-1] == "[]"
+
+
+def test_timing_script_names_a_missing_file(tmp_path):
+    import subprocess
+    import sys
+
+    import spacy_xlmr_ner.benchmark.timing as timing
+
+    proc = subprocess.run(
+        [sys.executable, timing.__file__, str(tmp_path / "nope"), str(tmp_path / "t.txt")], capture_output=True, text=True
+    )
+    assert proc.returncode == 2
+    assert "not found" in proc.stderr and "nope" in proc.stderr
