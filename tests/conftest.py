@@ -19,9 +19,11 @@ def tiny_encoder(tmp_path_factory) -> Path:
     return build_tiny_xlmr(tmp_path_factory.mktemp("tiny_xlmr"))
 
 
-def make_transformer_nlp(encoder: Path):
+def make_transformer_nlp(encoder: Path, *, use_fast: bool = False):
     """A blank `xx` pipeline with the multilingual tokenizer and a
-    `transformer` (`xlmr_transformer`) component on `encoder`."""
+    `transformer` (`xlmr_transformer`) component on `encoder`, whose word
+    pieces come from the sentencepiece model (the default) or, with
+    `use_fast`, from the `tokenizers` library."""
     nlp = spacy.blank("xx", config={"nlp": {"tokenizer": {"@tokenizers": "spacy-xlmr-ner.MultilingualTokenizer.v1"}}})
     nlp.add_pipe(
         "xlmr_transformer",
@@ -30,7 +32,7 @@ def make_transformer_nlp(encoder: Path):
             "model": {
                 "@architectures": "spacy-transformers.TransformerModel.v3",
                 "name": str(encoder),
-                "tokenizer_config": {"use_fast": True},
+                "tokenizer_config": {"use_fast": use_fast},
                 "get_spans": {
                     "@span_getters": "spacy-xlmr-ner.piece_strided_spans.v1",
                     "window": 128,
@@ -42,9 +44,9 @@ def make_transformer_nlp(encoder: Path):
     return nlp
 
 
-def make_nlp(encoder: Path, *, dropout: float = 0.0, init_scale: float = 0.02):
+def make_nlp(encoder: Path, *, dropout: float = 0.0, init_scale: float = 0.02, use_fast: bool = False):
     """A blank `xx` pipeline with a transformer on `encoder` and `xlmr_ner`."""
-    nlp = make_transformer_nlp(encoder)
+    nlp = make_transformer_nlp(encoder, use_fast=use_fast)
     nlp.add_pipe(
         "xlmr_ner",
         config={

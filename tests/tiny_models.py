@@ -21,6 +21,10 @@ TRAINING_TEXT = [
     "Lech Wałęsa odwiedził Gdańsk z przedstawicielami Orlenu.",
     "Mark Rutte bezocht Amsterdam met bestuurders van Philips.",
     "0123456789 !?.,;:()[]{}\"'-_/\\@#$%^&*+=<>|~`",
+    # The other characters of the training sentences in tests/pipeline, one
+    # by one: XLM-R's vocabulary has them, and a character it lacks becomes an
+    # <unk> piece, which the sentencepiece alignment leaves out.
+    "は 과 부 산 시 민 들 이 공 장 을 방 했",
 ]
 
 

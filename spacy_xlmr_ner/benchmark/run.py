@@ -8,6 +8,7 @@ are kept in the work directory, and a rerun with the same settings goes on
 from there.
 """
 import datetime
+import hashlib
 import os
 import shlex
 import statistics
@@ -129,12 +130,13 @@ class Bench:
         self.work = Path(work_dir)
         self.steps_dir = self.work / "steps"
         saved = self.work / "settings.json"
-        if saved.exists() and _without(srsly.read_json(saved), KEEPS_STEPS) != _without(asdict(settings), KEEPS_STEPS):
+        current = settings_record(settings)
+        if saved.exists() and _without(srsly.read_json(saved), KEEPS_STEPS) != _without(current, KEEPS_STEPS):
             msg.warn(f"Settings changed since the last run in {self.work}: measuring everything again")
             for path in self.steps_dir.glob("*.json"):
                 path.unlink()
         self.work.mkdir(parents=True, exist_ok=True)
-        srsly.write_json(saved, asdict(settings))
+        srsly.write_json(saved, current)
 
     def step(self, key: str, cmd: Sequence[str]) -> Dict[str, Any]:
         """Run a measured command once; later runs reuse its result."""
@@ -294,6 +296,18 @@ def summarize_passes(passes: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
         "peak_rss_mb": statistics.median(p["peak_rss_mb"] for p in passes),
         "passes": [{"words_per_second": p["words_per_second"], "peak_rss_mb": p["peak_rss_mb"]} for p in passes],
     }
+
+
+def settings_record(settings: BenchSettings) -> Dict[str, Any]:
+    """settings (BenchSettings): The settings. RETURNS (Dict[str, Any]): The
+    settings with a SHA-256 digest of each training config's text, so that an
+    edited config, not only a renamed one, is measured again."""
+    record = asdict(settings)
+    record["config_sha256"] = {
+        key: hashlib.sha256(Path(path).read_bytes()).hexdigest() if Path(path).is_file() else None
+        for key, path in (("xlmr_config", settings.xlmr_config), ("spacy_config", settings.spacy_config))
+    }
+    return record
 
 
 def _without(settings: Dict[str, Any], keys: Sequence[str]) -> Dict[str, Any]:

@@ -48,6 +48,24 @@ def test_finished_steps_are_reused_until_the_settings_change(tmp_path):
     assert counter.read_text() == "xx"
 
 
+def test_an_edited_config_is_measured_again(tmp_path):
+    counter = tmp_path / "count.txt"
+    code = f"p = open({str(counter)!r}, 'a'); p.write('x'); print('{{}}')"
+    config = tmp_path / "xlmr.cfg"
+    config.write_text("[nlp]\nbatch_size = 256\n")
+
+    def run_step():
+        settings = BenchSettings(encoder="enc", iob_dir="data", xlmr_config=str(config))
+        Bench(settings, tmp_path / "work").step("one", [sys.executable, "-c", code])
+
+    run_step()
+    run_step()
+    assert counter.read_text() == "x"
+    config.write_text("[nlp]\nbatch_size = 512\n")
+    run_step()
+    assert counter.read_text() == "xx"
+
+
 def test_speed_passes_count_the_fastest_and_the_median_memory():
     passes = [
         {"words_per_second": 800.0, "peak_rss_mb": 1200.0, "words": 10},

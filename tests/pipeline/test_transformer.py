@@ -6,6 +6,7 @@ import spacy
 import torch
 from spacy.tokens import Doc
 from spacy_transformers.pipeline_component import Transformer
+from transformers import PreTrainedTokenizerFast
 
 from conftest import make_nlp
 from spacy_xlmr_ner.pipeline.transformer import XLMRTransformer, batch_by_padded_size
@@ -22,14 +23,22 @@ TEXTS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def nlp(tiny_encoder):
-    nlp = make_nlp(tiny_encoder)
+def initialized(nlp):
     ner = nlp.get_pipe("xlmr_ner")
     for label in ("LOC", "ORG", "PER"):
         ner.add_label(label)
     nlp.initialize()
     return nlp
+
+
+@pytest.fixture(scope="module")
+def nlp(tiny_encoder):
+    return initialized(make_nlp(tiny_encoder))
+
+
+@pytest.fixture(scope="module")
+def fast_nlp(tiny_encoder):
+    return initialized(make_nlp(tiny_encoder, use_fast=True))
 
 
 def probs_one_by_one(nlp, texts):
@@ -68,12 +77,21 @@ def test_batch_by_padded_size(sizes, max_items):
         previous_longest = longest
 
 
-def test_window_sizes_count_pieces(nlp):
+def test_default_tokenizer_is_sentencepiece(nlp, fast_nlp):
+    assert not isinstance(nlp.get_pipe("transformer").model.tokenizer, PreTrainedTokenizerFast)
+    assert isinstance(fast_nlp.get_pipe("transformer").model.tokenizer, PreTrainedTokenizerFast)
+
+
+@pytest.mark.parametrize("use_fast", [False, True])
+def test_window_sizes_count_pieces(nlp, fast_nlp, use_fast):
+    nlp = fast_nlp if use_fast else nlp
     trf = nlp.get_pipe("transformer")
     docs = [nlp.make_doc(t) for t in TEXTS]
     sizes = trf.window_sizes(docs)
     tokenizer = trf.model.tokenizer
-    assert sizes[0] == (1, len(tokenizer(TEXTS[0])["input_ids"]))
+    for text, (windows, longest) in zip(TEXTS, sizes):
+        if windows == 1:
+            assert longest == len(tokenizer(text)["input_ids"]), text
     assert sizes[1] == (0, 0)
     assert sizes[5][0] > 1
     # Few spaCy tokens, many word pieces: what spaCy's transformer sorts by misses.
@@ -107,7 +125,7 @@ def test_to_disk_writes_a_hugging_face_directory_and_round_trips(nlp, tmp_path):
     model_dir = tmp_path / "p" / "transformer" / "model"
     assert (model_dir / "model.safetensors").is_file()
     assert (model_dir / "config.json").is_file()
-    assert (model_dir / "tokenizer.json").is_file()
+    assert (model_dir / "sentencepiece.bpe.model").is_file()
     loaded = spacy.load(tmp_path / "p")
     for a, b in zip(probs_piped(nlp, TEXTS), probs_piped(loaded, TEXTS)):
         numpy.testing.assert_allclose(a, b, atol=1e-6)
@@ -168,3 +186,34 @@ def test_quantize_refuses_non_cpu_modules():
     module = torch.nn.Linear(2, 2).to("meta")
     with pytest.raises(ValueError, match="CPU only"):
         quantize_int8(module)
+
+
+@pytest.mark.parametrize("text", ["\xa0Berlin", "Angela  Merkel", "Berlin\u2028 ist", "  \t "])
+def test_whitespace_tokens_get_no_word_piece(nlp, text):
+    doc = nlp(text)
+    align = doc._.trf_data.align
+    assert align.lengths.shape[0] == len(doc)
+    for token, n_pieces in zip(doc, align.lengths):
+        assert (n_pieces == 0) == token.is_space, (text, token.text)
+    assert all(not ent[0].is_space and not ent[-1].is_space for ent in doc.ents)
+
+
+def test_both_tokenizers_give_the_same_word_pieces(nlp, fast_nlp):
+    for text in TEXTS:
+        slow_doc = nlp.get_pipe("transformer")(nlp.make_doc(text))
+        fast_doc = fast_nlp.get_pipe("transformer")(fast_nlp.make_doc(text))
+        assert slow_doc._.trf_data.wordpieces.strings == fast_doc._.trf_data.wordpieces.strings, text
+        assert (slow_doc._.trf_data.wordpieces.input_ids == fast_doc._.trf_data.wordpieces.input_ids).all(), text
+
+
+def test_a_token_of_unknown_characters_gets_no_piece_but_a_prediction(nlp, fast_nlp):
+    # Neither vocabulary has Gothic letters: sentencepiece makes them <unk>,
+    # which the text alignment cannot place; the fast tokenizer's offsets do.
+    text = "Paris 𐌰𐌱 Berlin"
+    slow_doc, fast_doc = nlp(text), fast_nlp(text)
+    assert [t.text for t in slow_doc] == ["Paris", "𐌰𐌱", "Berlin"]
+    assert list(slow_doc._.trf_data.align.lengths)[1] == 0
+    assert list(fast_doc._.trf_data.align.lengths)[1] > 0
+    (probs,) = nlp.get_pipe("xlmr_ner").predict([slow_doc])
+    assert probs.shape == (3, len(nlp.get_pipe("xlmr_ner").tags))
+    assert numpy.isfinite(probs).all()
