@@ -20,14 +20,13 @@ SYSTEMS = ("spacy", "hf")
 app = typer.Typer(add_completion=False, help=__doc__)
 
 
-def load_system(system: str, model: Path, precision: str = "fp32", batch_size: int = 32):
+def load_system(system: str, model: Path, precision: str = "fp32"):
     """Load a trained system for prediction.
 
     system (str): "spacy" (a pipeline directory) or "hf" (a saved
         token-classification model).
     model (Path): Its directory.
     precision (str): "fp32" or "int8" (spaCy pipelines with an `xlmr_transformer`).
-    batch_size (int): Batch size of the Hugging Face pipeline.
     RETURNS: The spaCy `Language`, or the Hugging Face pipeline.
     """
     if system not in SYSTEMS:
@@ -37,7 +36,7 @@ def load_system(system: str, model: Path, precision: str = "fp32", batch_size: i
             raise ValueError("The reference runs in fp32 only")
         from .timing import hf_pipeline
 
-        return hf_pipeline(model, batch_size=batch_size)
+        return hf_pipeline(model)
     import spacy
 
     config = {"components": {"transformer": {"precision": precision}}} if precision != "fp32" else {}

@@ -117,6 +117,8 @@ class XLMRTransformer(Transformer):
         # Not in self.cfg: a setting of the loaded pipeline, not of its weights,
         # so that `spacy.load(..., config=...)` can change it.
         self.precision = precision
+        # Kept from the config, which the saved cfg must not override at load.
+        self._max_batch_items = max_batch_items
         self.quantized = False
 
     def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterator[Doc]:
@@ -233,8 +235,9 @@ class XLMRTransformer(Transformer):
         return super().to_bytes(exclude=exclude)
 
     def from_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()) -> "XLMRTransformer":
-        """Load the component, then apply `precision`. Reads `model/` as
-        written by `to_disk`, or spacy-transformers' single-file format.
+        """Load the component, then apply `precision` and `max_batch_items`
+        from the config. Reads `model/` as written by `to_disk`, or
+        spacy-transformers' single-file format.
 
         path (Union[str, Path]): A directory.
         exclude (Iterable[str]): Serialization fields to leave out.
@@ -249,7 +252,7 @@ class XLMRTransformer(Transformer):
             util.from_disk(path, deserialize, exclude)
         else:
             super().from_disk(path, exclude=exclude)
-        self.set_precision(self.precision)
+        self._apply_load_settings()
         return self
 
     def _load_model(self, path: Path) -> None:
@@ -265,10 +268,17 @@ class XLMRTransformer(Transformer):
         self.model.attrs["set_transformer"](self.model, hf)
 
     def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()) -> "XLMRTransformer":
-        """Load the component from bytes, then apply `precision`."""
+        """Load the component from bytes, then apply `precision` and
+        `max_batch_items` from the config."""
         super().from_bytes(bytes_data, exclude=exclude)
-        self.set_precision(self.precision)
+        self._apply_load_settings()
         return self
+
+    def _apply_load_settings(self) -> None:
+        # Settings of the loaded pipeline come from its config (with any
+        # `spacy.load(..., config=...)` overrides), not from the saved cfg.
+        self.cfg["max_batch_items"] = self._max_batch_items
+        self.set_precision(self.precision)
 
     def _check_trainable(self, method: str) -> None:
         if self.quantized:

@@ -217,3 +217,18 @@ def test_a_token_of_unknown_characters_gets_no_piece_but_a_prediction(nlp, fast_
     (probs,) = nlp.get_pipe("xlmr_ner").predict([slow_doc])
     assert probs.shape == (3, len(nlp.get_pipe("xlmr_ner").tags))
     assert numpy.isfinite(probs).all()
+
+
+def test_max_batch_items_comes_from_the_config_at_load(nlp, tmp_path):
+    nlp.to_disk(tmp_path / "p")
+    assert spacy.load(tmp_path / "p").get_pipe("transformer").cfg["max_batch_items"] == 768
+    override = {"components": {"transformer": {"max_batch_items": 64}}}
+    loaded = spacy.load(tmp_path / "p", config=override)
+    assert loaded.get_pipe("transformer").cfg["max_batch_items"] == 64
+    for a, b in zip(probs_piped(nlp, TEXTS), probs_piped(loaded, TEXTS)):
+        numpy.testing.assert_allclose(a, b, atol=2e-5)
+    from_bytes = spacy.blank("xx")
+    config = {k: v for k, v in nlp.config["components"]["transformer"].items() if k != "factory"}
+    trf = from_bytes.add_pipe("xlmr_transformer", config={**config, "max_batch_items": 32})
+    trf.from_bytes(nlp.get_pipe("transformer").to_bytes())
+    assert trf.cfg["max_batch_items"] == 32
