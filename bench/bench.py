@@ -29,7 +29,7 @@ def main(
     spacy_config: Path = typer.Option(Path("bench/spacy_ner.cfg"), help="Config of spaCy's ner", exists=True),
     reference_lrs: str = typer.Option("5e-5,2e-4", help="Peak learning rates of the reference; its best counts"),
     threads: str = typer.Option("", help="Torch thread counts to time, e.g. 1,2; default 1 and all CPUs"),
-    int8: bool = typer.Option(True, help="Also measure xlmr_ner with int8 linear layers"),
+    precisions: str = typer.Option("int8,bf16", help="Reduced CPU precisions to measure xlmr_ner at as well ('' for none)"),
     speed_passes: int = typer.Option(3, help="Rounds of speed measurements; each system's fastest counts"),
 ) -> None:
     """Train all systems, measure them and write the comparison."""
@@ -37,7 +37,7 @@ def main(
         encoder=encoder, iob_dir=str(iob_dir), lang=lang, eval_langs=split_langs(eval_langs), n_train=n_train,
         n_test=n_test, n_speed=n_speed, epochs=epochs, batch_size=batch_size, xlmr_config=str(xlmr_config),
         spacy_config=str(spacy_config), reference_lrs=[float(x) for x in split_langs(reference_lrs)],
-        int8=int8, speed_passes=speed_passes, **({"threads": [int(t) for t in split_langs(threads)]} if threads else {}),
+        precisions=split_langs(precisions), speed_passes=speed_passes, **({"threads": [int(t) for t in split_langs(threads)]} if threads else {}),
     )
     command = shlex.join(["python", *sys.argv])
     try:

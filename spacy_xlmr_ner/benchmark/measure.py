@@ -26,7 +26,7 @@ def load_system(system: str, model: Path, precision: str = "fp32"):
     system (str): "spacy" (a pipeline directory) or "hf" (a saved
         token-classification model).
     model (Path): Its directory.
-    precision (str): "fp32" or "int8" (spaCy pipelines with an `xlmr_transformer`).
+    precision (str): "fp32", "int8" or "bf16" (spaCy pipelines with an `xlmr_transformer`).
     RETURNS: The spaCy `Language`, or the Hugging Face pipeline.
     """
     if system not in SYSTEMS:
@@ -75,7 +75,7 @@ def accuracy_cli(
     test_dir: Path = typer.Argument(..., help="Directory of {lang}/test.iob files", exists=True),
     langs: str = typer.Option("de", help="Test languages, comma-separated"),
     limit: int = typer.Option(1000, help="First N test sentences per language"),
-    precision: str = typer.Option("fp32", help="fp32 or int8"),
+    precision: str = typer.Option("fp32", help="fp32, int8 or bf16"),
     threads: int = typer.Option(0, help="Torch threads; 0 keeps the default"),
 ) -> None:
     """Strict entity F1 per language and type, on the gold tokens."""
@@ -104,7 +104,7 @@ def speed_cli(
     model: Path = typer.Argument(..., help="Trained spaCy pipeline", exists=True),
     texts_file: Path = typer.Argument(..., help="One raw text per line", exists=True),
     threads: int = typer.Option(1, help="Torch threads"),
-    precision: str = typer.Option("fp32", help="fp32 or int8"),
+    precision: str = typer.Option("fp32", help="fp32, int8 or bf16"),
     repeats: int = typer.Option(1, help="Timed passes; the fastest counts"),
 ) -> None:
     """Words per second of `nlp.pipe` on raw texts, and the process's peak RSS.

@@ -26,6 +26,7 @@ from ..evaluation.report import markdown_table
 from ..experiments.run import Experiment, machine_info, plan_steps, split_langs, training_overrides
 from ..io.docbin import convert_iob_file
 from ..io.readers import read_gold_docs
+from ..models.precision import PRECISIONS
 from . import timing
 from .measure import last_json
 
@@ -52,7 +53,8 @@ class BenchSettings:
     reference_lrs (List[float]): Peak learning rates of the reference recipe;
         its best in-language F1 counts.
     threads (List[int]): Torch thread counts for the speed measurements.
-    int8 (bool): Also measure `xlmr_ner` with int8 linear layers.
+    precisions (List[str]): Reduced CPU precisions to measure `xlmr_ner` at
+        as well ("int8", "bf16"), on the same trained pipeline.
     hf_batch_size (int): Batch size of the reference's `transformers.pipeline`.
     speed_passes (int): Rounds of speed measurements, each timing every
         system in turn in a fresh process; a system's fastest pass counts, and
@@ -74,7 +76,7 @@ class BenchSettings:
     spacy_config: str = "bench/spacy_ner.cfg"
     reference_lrs: List[float] = field(default_factory=lambda: [5e-5, 2e-4])
     threads: List[int] = field(default_factory=lambda: [1, os.cpu_count() or 1])
-    int8: bool = True
+    precisions: List[str] = field(default_factory=lambda: ["int8", "bf16"])
     hf_batch_size: int = 32
     speed_passes: int = 3
     seed: int = 0
@@ -86,12 +88,17 @@ class BenchSettings:
         self.encoder, self.iob_dir = str(self.encoder), str(self.iob_dir)
         self.reference_lrs = [float(lr) for lr in self.reference_lrs]
         self.threads = sorted({int(t) for t in self.threads})
+        self.precisions = split_langs(self.precisions)
+        unknown = [p for p in self.precisions if p not in PRECISIONS or p == "fp32"]
+        if unknown:
+            reduced = [p for p in PRECISIONS if p != "fp32"]
+            raise ValueError(f"precisions must be among {reduced}, not {unknown}")
         if self.speed_passes < 1:
             raise ValueError(f"speed_passes must be at least 1, not {self.speed_passes}")
 
 
 # Settings that only add or drop measurements: a change keeps finished steps.
-KEEPS_STEPS = ("speed_passes",)
+KEEPS_STEPS = ("speed_passes", "precisions")
 
 
 def run_measured(cmd: Sequence[str], log_path: Path) -> Dict[str, Any]:
@@ -251,12 +258,12 @@ class Bench:
             key=lambda n: systems[n]["accuracy"][s.lang]["f"] or 0.0,
         )
         variants = [("xlmr_ner", "fp32"), ("spacy_ner", "fp32"), (best_ref, "fp32")]
-        if s.int8:
-            variants.insert(1, ("xlmr_ner", "int8"))
-            systems["xlmr_ner-int8"] = {
+        for i, precision in enumerate(s.precisions, start=1):
+            variants.insert(i, ("xlmr_ner", precision))
+            systems[f"xlmr_ner-{precision}"] = {
                 "train_seconds": systems["xlmr_ner"]["train_seconds"],
                 "train_peak_rss_mb": systems["xlmr_ner"]["train_peak_rss_mb"],
-                "accuracy": self.accuracy("xlmr_ner", "spacy", trained["xlmr_ner"]["model"], "int8"),
+                "accuracy": self.accuracy("xlmr_ner", "spacy", trained["xlmr_ner"]["model"], precision),
             }
         passes: Dict[Tuple[str, str, int], List[Dict[str, Any]]] = {}
         for speed_pass in range(s.speed_passes):

@@ -4,7 +4,7 @@ import warnings
 
 import torch
 
-PRECISIONS = ("fp32", "int8")
+PRECISIONS = ("fp32", "int8", "bf16")
 # The feed-forward output projection of each encoder layer (BERT / XLM-R
 # naming) stays fp32: its inputs are the wide, heavy-tailed GELU activations.
 # On e5-small / German WikiANN, quantizing it as well cost 1.5 more F1 points.
@@ -38,3 +38,57 @@ def quantize_int8(module: torch.nn.Module, keep_fp32: "re.Pattern[str]" = KEEP_F
         ]
         quantize_dynamic(module, {name: per_channel_dynamic_qconfig for name in names}, inplace=True)
     return module
+
+
+def cast_bf16(module: torch.nn.Module) -> torch.nn.Module:
+    """Cast a Hugging Face encoder to bfloat16 in place, for inference on CPUs
+    with native bf16 (AVX512-BF16, AMX) or on GPUs. Every weight becomes
+    bf16 except the word-embedding table: it stays fp32 and memory-mapped
+    from the saved model, so that only the rows looked up are read (a bf16
+    copy of XLM-R's 250,000 rows would add its full size to the peak RSS);
+    the rows are cast as they are looked up. The encoder's outputs come back
+    as fp32.
+
+    module (torch.nn.Module): A Hugging Face encoder (`PreTrainedModel`).
+    RETURNS (torch.nn.Module): The same module.
+    """
+    if not torch.ops.mkldnn._is_mkldnn_bf16_supported() and all(
+        p.device.type == "cpu" for p in module.parameters()
+    ):
+        warnings.warn("This CPU has no native bf16 arithmetic: bf16 inference will be slower than fp32")
+    module.eval()
+    embeddings = module.get_input_embeddings() if hasattr(module, "get_input_embeddings") else None
+    for sub in module.modules():
+        if sub is embeddings:
+            continue
+        for name, param in sub.named_parameters(recurse=False):
+            if param.is_floating_point():
+                param.data = param.data.to(torch.bfloat16)
+        for name, buf in sub.named_buffers(recurse=False):
+            if buf.is_floating_point():
+                setattr(sub, name, buf.to(torch.bfloat16))
+    if isinstance(embeddings, torch.nn.Embedding):
+        # A buffer, not a parameter: `PreTrainedModel.dtype` is that of the
+        # first floating parameter, and sizes the attention masks.
+        weight = embeddings.weight
+        del embeddings.weight
+        embeddings.register_buffer("weight", weight.detach())
+        embeddings.register_forward_hook(lambda _m, _args, out: out.to(torch.bfloat16))
+    module.register_forward_hook(_outputs_to_fp32)
+    return module
+
+
+def _outputs_to_fp32(_module, _args, output):
+    if isinstance(output, dict):  # transformers' ModelOutput
+        for key in list(output.keys()):
+            output[key] = _to_fp32(output[key])
+        return output
+    return _to_fp32(output)
+
+
+def _to_fp32(value):
+    if isinstance(value, torch.Tensor) and value.is_floating_point():
+        return value.float()
+    if isinstance(value, tuple):
+        return tuple(_to_fp32(v) for v in value)
+    return value

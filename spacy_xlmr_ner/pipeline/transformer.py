@@ -1,5 +1,6 @@
 """The `xlmr_transformer` component: spacy-transformers' `transformer`, with
-prediction batched by length in word pieces and an optional int8 CPU path."""
+prediction batched by length in word pieces and optional reduced-precision
+(int8, bf16) CPU paths."""
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, List, Sequence, Tuple, Union
 
@@ -17,7 +18,7 @@ from spacy_transformers.pipeline_component import Transformer, install_extension
 from thinc.api import Config, Model
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
-from ..models.precision import PRECISIONS, quantize_int8
+from ..models.precision import PRECISIONS, cast_bf16, quantize_int8
 
 DEFAULT_CONFIG_STR = """
 [transformer]
@@ -66,8 +67,10 @@ def make_xlmr_transformer(
     set_extra_annotations (Callable): Callback to set more annotations.
     max_batch_items (int): Most word pieces in one padded batch at prediction
         (windows times the longest window, special tokens included).
-    precision (str): "fp32", or "int8" for dynamically quantized linear layers
-        on CPU, applied when the pipeline is loaded (training is always fp32).
+    precision (str): "fp32"; "int8" for dynamically quantized linear layers
+        on CPU; or "bf16" for bfloat16 weights and arithmetic (CPUs with
+        AVX512-BF16 or AMX). Applied when the pipeline is loaded; training is
+        always fp32.
     """
     return XLMRTransformer(
         nlp.vocab,
@@ -174,21 +177,27 @@ class XLMRTransformer(Transformer):
     def set_precision(self, precision: str) -> None:
         """Switch the encoder of a trained pipeline to a precision for CPU
         inference. "int8" quantizes the weights of its linear layers to 8 bits
-        (PyTorch dynamic quantization); the word embeddings stay fp32. A
-        quantized pipeline can predict but not train or be saved: load the
-        fp32 pipeline again for that.
+        (PyTorch dynamic quantization); the word embeddings stay fp32. "bf16"
+        casts the weights to bfloat16, but for the word-embedding table,
+        whose rows are cast as they are looked up. A reduced-precision
+        pipeline can predict but not train or be saved: load the fp32
+        pipeline again for that.
 
-        precision (str): "fp32" or "int8".
+        precision (str): "fp32", "int8" or "bf16".
         """
         if precision not in PRECISIONS:
             raise ValueError(f"[xlmr_transformer] precision must be one of {PRECISIONS}, not {precision!r}")
-        if precision == "fp32":
-            if self.quantized:
-                raise ValueError("[xlmr_transformer] Cannot go back to fp32 from int8: load the pipeline again")
+        if precision == self.precision and (self.quantized or precision == "fp32"):
             return
-        if not self.quantized:
+        if self.quantized:
+            raise ValueError(
+                f"[xlmr_transformer] Cannot go from {self.precision} to {precision}: load the pipeline again"
+            )
+        if precision == "int8":
             quantize_int8(self.model.transformer)
-            self.quantized = True
+        elif precision == "bf16":
+            cast_bf16(self.model.transformer)
+        self.quantized = precision != "fp32"
         self.precision = precision
 
     def update(self, examples, *args, **kwargs):
@@ -283,9 +292,9 @@ class XLMRTransformer(Transformer):
     def _check_trainable(self, method: str) -> None:
         if self.quantized:
             raise ValueError(
-                f"[xlmr_transformer] {method}: the encoder is quantized to int8 for "
-                "inference. Train and save the fp32 pipeline, and load it with "
-                "precision int8 to predict."
+                f"[xlmr_transformer] {method}: the encoder is quantized to {self.precision} "
+                "for inference. Train and save the fp32 pipeline, and load it with "
+                f"precision {self.precision} to predict."
             )
 
 

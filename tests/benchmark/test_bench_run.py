@@ -46,6 +46,10 @@ def test_finished_steps_are_reused_until_the_settings_change(tmp_path):
         "one", [sys.executable, "-c", code]
     )
     assert counter.read_text() == "xx"
+    # So do other reduced precisions: the trained models are the same.
+    settings = BenchSettings(encoder="enc", iob_dir="data", n_train=5, speed_passes=5, precisions=["bf16"])
+    Bench(settings, tmp_path / "work").step("one", [sys.executable, "-c", code])
+    assert counter.read_text() == "xx"
 
 
 def test_an_edited_config_is_measured_again(tmp_path):
@@ -78,6 +82,14 @@ def test_speed_passes_count_the_fastest_and_the_median_memory():
     assert [p["words_per_second"] for p in summary["passes"]] == [800.0, 950.0, 900.0]
     with pytest.raises(ValueError, match="speed_passes"):
         BenchSettings(encoder="e", iob_dir="d", speed_passes=0)
+
+
+def test_precisions_are_reduced_ones_the_pipeline_knows():
+    assert BenchSettings(encoder="e", iob_dir="d", precisions="int8, bf16").precisions == ["int8", "bf16"]
+    assert BenchSettings(encoder="e", iob_dir="d", precisions="").precisions == []
+    for bad in ("fp8", "fp32"):
+        with pytest.raises(ValueError, match=bad):
+            BenchSettings(encoder="e", iob_dir="d", precisions=["int8", bad])
 
 
 def test_settings_put_the_training_language_first_among_test_languages():
@@ -166,10 +178,10 @@ def test_bench_end_to_end_on_a_tiny_encoder(tiny_encoder, tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     record = srsly.read_json(out.with_suffix(".json"))
     assert set(record["systems"]) == {
-        "xlmr_ner", "xlmr_ner-int8", "spacy_ner", "reference-lr0.001", "reference-lr0.0001"
+        "xlmr_ner", "xlmr_ner-int8", "xlmr_ner-bf16", "spacy_ner", "reference-lr0.001", "reference-lr0.0001"
     }
     assert record["reference"] in ("reference-lr0.001", "reference-lr0.0001")
-    for name in ("xlmr_ner", "xlmr_ner-int8", "spacy_ner", record["reference"]):
+    for name in ("xlmr_ner", "xlmr_ner-int8", "xlmr_ner-bf16", "spacy_ner", record["reference"]):
         row = record["systems"][name]
         assert set(row["accuracy"]) == {"de", "en"}
         assert row["speed"]["1"]["words"] == 8 * 5
@@ -181,7 +193,9 @@ def test_bench_end_to_end_on_a_tiny_encoder(tiny_encoder, tmp_path):
     ref_log = (tmp_path / "work" / "logs" / f"speed-{record['reference']}-fp32-t1-p0.log").read_text()
     assert "benchmark/timing.py" in ref_log.splitlines()[0]
     text = out.with_suffix(".md").read_text()
-    assert "xlmr_ner-int8" in text and "Ratios to (3)" in text
+    assert "xlmr_ner-int8" in text and "xlmr_ner-bf16" in text and "Ratios to (3)" in text
+    bf16_log = (tmp_path / "work" / "logs" / "speed-xlmr_ner-bf16-t1-p0.log").read_text()
+    assert "--precision bf16" in bf16_log.splitlines()[0]
     # Spaces and training outputs live in the work directory, not the repo.
     assert (tmp_path / "work" / "xlmr_ner" / "model-last" / "transformer" / "model").is_dir()
 

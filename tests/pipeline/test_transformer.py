@@ -1,5 +1,6 @@
 """`xlmr_transformer`: batching by word pieces, safetensors serialization
-and the int8 path give the same (or, for int8, close) predictions."""
+and the int8 and bf16 paths give the same (or, for int8 and bf16, close)
+predictions."""
 import numpy
 import pytest
 import spacy
@@ -170,6 +171,34 @@ def test_int8_precision_at_load(nlp, tmp_path):
     with pytest.raises(ValueError, match="load the pipeline again"):
         trf.set_precision("fp32")
     assert not nlp.get_pipe("transformer").quantized
+
+
+def test_bf16_precision_at_load(nlp, tmp_path):
+    nlp.to_disk(tmp_path / "p")
+    bf16 = spacy.load(tmp_path / "p", config={"components": {"transformer": {"precision": "bf16"}}})
+    trf = bf16.get_pipe("transformer")
+    assert trf.quantized and trf.precision == "bf16"
+    encoder = trf.model.transformer
+    assert encoder.encoder.layer[0].intermediate.dense.weight.dtype == torch.bfloat16
+    assert encoder.get_input_embeddings().weight.dtype == torch.float32
+    fp32 = probs_piped(nlp, TEXTS)
+    reduced = probs_piped(bf16, TEXTS)
+    for a, b in zip(fp32, reduced):
+        assert a.shape == b.shape and b.dtype == a.dtype
+        assert a.size == 0 or numpy.abs(a - b).max() < 0.05
+    doc = bf16("Angela Merkel besuchte gestern Berlin .")
+    assert doc._.trf_data.tensors[0].dtype == numpy.float32
+    with pytest.raises(ValueError, match="quantized to bf16"):
+        bf16.to_disk(tmp_path / "q")
+    with pytest.raises(ValueError, match="quantized to bf16"):
+        trf.update([])
+    for other in ("fp32", "int8"):
+        with pytest.raises(ValueError, match="load the pipeline again"):
+            trf.set_precision(other)
+    trf.set_precision("bf16")  # already there: nothing to do
+    assert nlp.get_pipe("transformer").model.transformer.encoder.layer[0].intermediate.dense.weight.dtype == (
+        torch.float32
+    )
 
 
 def test_invalid_settings(tiny_encoder):

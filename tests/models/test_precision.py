@@ -1,0 +1,38 @@
+"""Reduced-precision encoders: bf16 weights with an fp32 word-embedding table
+and fp32 outputs, for both attention implementations."""
+import pytest
+import torch
+from transformers import AutoModel
+
+from spacy_xlmr_ner.models.precision import cast_bf16
+
+
+@pytest.mark.parametrize("attn", ["sdpa", "eager"])
+def test_cast_bf16_keeps_the_embedding_table_and_returns_fp32(tiny_encoder, attn):
+    fp32 = AutoModel.from_pretrained(str(tiny_encoder), attn_implementation=attn).eval()
+    bf16 = cast_bf16(AutoModel.from_pretrained(str(tiny_encoder), attn_implementation=attn))
+    table = bf16.get_input_embeddings().weight
+    assert table.dtype == torch.float32
+    assert all(p is not table for p in bf16.parameters())
+    assert {p.dtype for p in bf16.parameters()} == {torch.bfloat16}
+    # Sizes the attention masks: bf16, so the eager path adds like to like.
+    assert bf16.dtype == torch.bfloat16
+    ids = torch.tensor([[0, 10, 11, 12, 2], [0, 13, 2, 1, 1]])
+    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]])
+    with torch.inference_mode():
+        want = fp32(input_ids=ids, attention_mask=mask, output_hidden_states=True)
+        got = bf16(input_ids=ids, attention_mask=mask, output_hidden_states=True)
+        as_tuple = bf16(input_ids=ids, attention_mask=mask, return_dict=False)
+    assert got.last_hidden_state.dtype == torch.float32
+    assert {h.dtype for h in got.hidden_states} == {torch.float32}
+    assert as_tuple[0].dtype == torch.float32
+    real = mask.bool()
+    diff = (got.last_hidden_state - want.last_hidden_state)[real].abs().max()
+    assert 0 < diff < 0.1
+
+
+def test_cast_bf16_reads_the_table_in_place(tiny_encoder):
+    model = AutoModel.from_pretrained(str(tiny_encoder))
+    before = model.get_input_embeddings().weight.data_ptr()
+    cast_bf16(model)
+    assert model.get_input_embeddings().weight.data_ptr() == before
