@@ -57,23 +57,25 @@ def cast_bf16(module: torch.nn.Module) -> torch.nn.Module:
     ):
         warnings.warn("This CPU has no native bf16 arithmetic: bf16 inference will be slower than fp32")
     module.eval()
-    embeddings = module.get_input_embeddings() if hasattr(module, "get_input_embeddings") else None
+    table = module.get_input_embeddings() if hasattr(module, "get_input_embeddings") else None
+    if not isinstance(table, torch.nn.Embedding):
+        table = None
     for sub in module.modules():
-        if sub is embeddings:
+        if sub is table:
             continue
-        for name, param in sub.named_parameters(recurse=False):
+        for param in sub.parameters(recurse=False):
             if param.is_floating_point():
                 param.data = param.data.to(torch.bfloat16)
         for name, buf in sub.named_buffers(recurse=False):
             if buf.is_floating_point():
                 setattr(sub, name, buf.to(torch.bfloat16))
-    if isinstance(embeddings, torch.nn.Embedding):
+    if table is not None:
         # A buffer, not a parameter: `PreTrainedModel.dtype` is that of the
         # first floating parameter, and sizes the attention masks.
-        weight = embeddings.weight
-        del embeddings.weight
-        embeddings.register_buffer("weight", weight.detach())
-        embeddings.register_forward_hook(lambda _m, _args, out: out.to(torch.bfloat16))
+        weight = table.weight
+        del table.weight
+        table.register_buffer("weight", weight.detach())
+        table.register_forward_hook(lambda _m, _args, out: out.to(torch.bfloat16))
     module.register_forward_hook(_outputs_to_fp32)
     return module
 

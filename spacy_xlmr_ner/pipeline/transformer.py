@@ -122,7 +122,12 @@ class XLMRTransformer(Transformer):
         self.precision = precision
         # Kept from the config, which the saved cfg must not override at load.
         self._max_batch_items = max_batch_items
-        self.quantized = False
+        self._applied_precision = "fp32"
+
+    @property
+    def quantized(self) -> bool:
+        """RETURNS (bool): Whether the encoder runs at a reduced precision."""
+        return self._applied_precision != "fp32"
 
     def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterator[Doc]:
         """Apply the pipe to a stream of documents, in order.
@@ -187,18 +192,18 @@ class XLMRTransformer(Transformer):
         """
         if precision not in PRECISIONS:
             raise ValueError(f"[xlmr_transformer] precision must be one of {PRECISIONS}, not {precision!r}")
-        if precision == self.precision and (self.quantized or precision == "fp32"):
+        if precision == self._applied_precision:
             return
         if self.quantized:
             raise ValueError(
-                f"[xlmr_transformer] Cannot go from {self.precision} to {precision}: load the pipeline again"
+                f"[xlmr_transformer] Cannot go from {self._applied_precision} to {precision}: "
+                "load the pipeline again"
             )
         if precision == "int8":
             quantize_int8(self.model.transformer)
-        elif precision == "bf16":
+        else:
             cast_bf16(self.model.transformer)
-        self.quantized = precision != "fp32"
-        self.precision = precision
+        self._applied_precision = self.precision = precision
 
     def update(self, examples, *args, **kwargs):
         """Update the transformer; see spacy-transformers' `Transformer.update`."""
@@ -292,9 +297,9 @@ class XLMRTransformer(Transformer):
     def _check_trainable(self, method: str) -> None:
         if self.quantized:
             raise ValueError(
-                f"[xlmr_transformer] {method}: the encoder is quantized to {self.precision} "
+                f"[xlmr_transformer] {method}: the encoder is quantized to {self._applied_precision} "
                 "for inference. Train and save the fp32 pipeline, and load it with "
-                f"precision {self.precision} to predict."
+                f"precision {self._applied_precision} to predict."
             )
 
 

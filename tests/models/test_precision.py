@@ -36,3 +36,22 @@ def test_cast_bf16_reads_the_table_in_place(tiny_encoder):
     before = model.get_input_embeddings().weight.data_ptr()
     cast_bf16(model)
     assert model.get_input_embeddings().weight.data_ptr() == before
+
+
+def test_cast_bf16_casts_an_input_embedding_that_is_no_lookup_table():
+    class Toy(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = torch.nn.Linear(4, 4)
+            self.out = torch.nn.Linear(4, 4)
+
+        def get_input_embeddings(self):
+            return self.embed
+
+        def forward(self, x):
+            return self.out(self.embed(x))
+
+    model = cast_bf16(Toy())
+    assert {p.dtype for p in model.parameters()} == {torch.bfloat16}
+    with torch.inference_mode():
+        assert model(torch.ones(2, 4, dtype=torch.bfloat16)).dtype == torch.float32
