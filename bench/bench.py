@@ -9,8 +9,9 @@ import srsly
 import typer
 from wasabi import msg
 
-from spacy_xlmr_ner.benchmark import Bench, BenchSettings, markdown_report
-from spacy_xlmr_ner.experiments.run import split_langs
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # harness/ is the project's, not installed
+from harness.benchmark import Bench, BenchSettings, markdown_report  # noqa: E402
+from harness.experiments.run import split_langs  # noqa: E402
 
 
 def main(

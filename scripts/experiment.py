@@ -12,7 +12,8 @@ from typing import Optional
 import typer
 from wasabi import msg
 
-from spacy_xlmr_ner.experiments import Experiment, run_experiment, run_matrix
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # harness/ is the project's, not installed
+from harness.experiments import Experiment, run_experiment, run_matrix  # noqa: E402
 
 app = typer.Typer(add_completion=False, help=__doc__)
 

@@ -2,13 +2,15 @@
 
 python scripts/report.py metrics docs/results.md
 """
+import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
 from wasabi import msg
 
-from spacy_xlmr_ner.experiments.results import write_results_doc
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # harness/ is the project's, not installed
+from harness.experiments.results import write_results_doc  # noqa: E402
 
 app = typer.Typer(add_completion=False)
 

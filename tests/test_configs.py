@@ -8,8 +8,9 @@ import pytest
 import spacy
 from spacy.tokens import Doc, DocBin
 from spacy.util import load_config, load_model_from_config
+from helpers import REPO
 
-CONFIGS = sorted((Path(__file__).parent.parent / "configs").glob("*.cfg"))
+CONFIGS = sorted((REPO / "configs").glob("*.cfg"))
 
 
 def test_the_three_configs_exist():
@@ -56,7 +57,7 @@ def test_spacy_train_cli_with_cpu_config(tiny_encoder, tmp_path):
         "--training.optimizer.learn_rate.warmup_steps", "5", "--training.optimizer.learn_rate.initial_rate", "0.002",
         "--training.eval_frequency", "20", "--training.batcher.size", "3",
     ]
-    run = subprocess.run(cmd, cwd=Path(__file__).parent.parent, capture_output=True, text=True)
+    run = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
     assert run.returncode == 0, run.stdout + run.stderr
     nlp = spacy.load(output / "model-last")
     assert nlp.get_pipe("xlmr_ner").labels == ("LOC", "ORG", "PER")

@@ -22,13 +22,14 @@ from typer.testing import CliRunner
 from transformers import AutoConfig, AutoTokenizer, XLMRobertaForTokenClassification, pipeline
 
 from spacy_xlmr_ner.hf import IO_TIE_BREAK, from_hf, map_labels
-from tiny_models import TRAINING_TEXT
+from helpers.tiny_models import TRAINING_TEXT
+from helpers import REPO
 
 # The checkpoint's label order differs from ours (labels sorted: LOC, ORG, PER).
 IOB2_LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC"]
 IO_LABELS = ["O", "PER", "ORG", "LOC"]
 ROLE_PLAN = ["B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC"] * 2
-SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+SCRIPTS = REPO / "scripts"
 
 
 def load_script_app(name: str):

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from weasel.util import load_project_config
 
-REPO = Path(__file__).parent.parent
+from helpers import REPO
 CONFIG = load_project_config(REPO, overrides={"vars.demo_encoder": "/abs/encoder"})
 COMMANDS = {cmd["name"]: cmd for cmd in CONFIG["commands"]}
 

@@ -11,7 +11,7 @@ import sys
 import pytest
 import srsly
 
-from conftest import REPO
+from helpers import REPO
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,9 @@ import spacy
 import spacy_transformers.util
 from spacy.util import registry
 
-SETUP_CFG = Path(__file__).parent.parent / "setup.cfg"
+from helpers import REPO
+
+SETUP_CFG = REPO / "setup.cfg"
 REGISTRIES = {
     "spacy_architectures": registry.architectures,
     "spacy_readers": registry.readers,

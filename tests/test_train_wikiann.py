@@ -8,7 +8,7 @@ import sys
 import pytest
 import spacy
 
-from conftest import REPO, SHARED
+from helpers import REPO, SHARED
 from spacy_xlmr_ner.evaluation import evaluate_per_language, format_results
 from spacy_xlmr_ner.io.docbin import convert_iob_file
 

@@ -1,6 +1,6 @@
 import numpy
 
-from conftest import make_transformer_nlp
+from helpers import make_transformer_nlp
 from spacy_xlmr_ner.models.listener import METASPACE, _filter_alignment
 
 

@@ -7,7 +7,7 @@ import pytest
 import spacy
 from spacy.util import registry
 
-from conftest import make_transformer_nlp
+from helpers import make_transformer_nlp
 
 GETTER = "spacy-xlmr-ner.piece_strided_spans.v1"
 

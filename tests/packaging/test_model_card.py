@@ -10,7 +10,7 @@ from spacy.tokens import Doc, DocBin
 from spacy.training.initialize import init_nlp
 from spacy.util import load_config
 
-from conftest import REPO
+from helpers import REPO
 from spacy_xlmr_ner.evaluation import evaluate_per_language
 from spacy_xlmr_ner.packaging import write_model_card
 

@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from spacy.training import Example
 
-from conftest import make_nlp
+from helpers import make_nlp
 
 ODD_TEXTS = [
     "",

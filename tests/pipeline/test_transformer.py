@@ -9,7 +9,7 @@ from spacy.tokens import Doc
 from spacy_transformers.pipeline_component import Transformer
 from transformers import PreTrainedTokenizerFast
 
-from conftest import make_nlp
+from helpers import make_nlp
 from spacy_xlmr_ner.pipeline.transformer import XLMRTransformer, batch_by_padded_size
 
 TEXTS = [

@@ -6,7 +6,7 @@ import spacy
 from spacy.tokens import Doc
 from spacy.training import Example
 
-from conftest import make_nlp
+from helpers import make_nlp
 
 def _offsets(text_or_words, entities):
     """Entity character offsets from (entity text, label) pairs, in order."""
@@ -256,7 +256,7 @@ def test_entities_along_a_100k_character_document(tmp_path):
     from transformers import AutoModel
 
     from spacy_xlmr_ner.models.listener import _filter_alignment
-    from tiny_models import build_tiny_xlmr
+    from helpers.tiny_models import build_tiny_xlmr
 
     encoder = build_tiny_xlmr(tmp_path / "encoder", hidden_size=64, num_layers=0)
     hf_model = AutoModel.from_pretrained(encoder)

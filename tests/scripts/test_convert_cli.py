@@ -5,8 +5,9 @@ from types import SimpleNamespace
 
 import pytest
 from typer.testing import CliRunner
+from helpers import REPO
 
-SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+SCRIPTS = REPO / "scripts"
 runner = CliRunner()
 
 

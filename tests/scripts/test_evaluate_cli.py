@@ -6,7 +6,7 @@ import pytest
 import spacy
 import srsly
 
-from conftest import REPO
+from helpers import REPO
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import spacy
 import srsly
 from spacy.tokens import Doc, DocBin
 
-from conftest import REPO
+from helpers import REPO
 
 pytestmark = pytest.mark.slow
 

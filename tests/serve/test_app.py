@@ -14,7 +14,7 @@ import spacy
 from spacy.language import Language
 from typer.testing import CliRunner
 
-from serve_fixtures import (  # noqa: F401 (served_pipeline: a fixture); skips without fastapi
+from helpers.serve import (  # noqa: F401 (served_pipeline: a fixture); skips without fastapi
     EMOJI_TEXT,
     EXAMPLE_TEXT,
     EXPECTED,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from serve_fixtures import (  # noqa: F401
+from helpers.serve import (  # noqa: F401
     ARTIFACTS,
     EMOJI_ENTITIES,
     EMOJI_TEXT,

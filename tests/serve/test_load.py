@@ -10,7 +10,7 @@ from statistics import quantiles
 
 import pytest
 
-from serve_fixtures import ARTIFACTS, EXPECTED, TRAIN_DATA, get_json, post_json, running_server, served_pipeline  # noqa: F401
+from helpers.serve import ARTIFACTS, EXPECTED, TRAIN_DATA, get_json, post_json, running_server, served_pipeline  # noqa: F401
 
 pytestmark = pytest.mark.slow
 N_REQUESTS, CONCURRENCY, BUDGET_S = 300, 8, 180

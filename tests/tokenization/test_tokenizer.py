@@ -10,9 +10,10 @@ from hypothesis import strategies as st
 from spacy_xlmr_ner.io.iob import read_iob
 from spacy_xlmr_ner.tokenization.spacing import infer_spaces, is_unspaced_char
 from spacy_xlmr_ner.tokenization.tokenizer import MultilingualTokenizer
+from helpers import REPO
 
 NAME = "spacy-xlmr-ner.MultilingualTokenizer.v1"
-ZH_SAMPLE = sorted((Path(__file__).parents[2] / "corpus" / "sample" / "zh").glob("*.iob"))
+ZH_SAMPLE = sorted((REPO / "corpus" / "sample" / "zh").glob("*.iob"))
 # Characters that attach to the preceding character besides combining marks.
 JOINERS = "\u200c\u200d\uff9e\uff9f"
 

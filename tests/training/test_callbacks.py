@@ -2,7 +2,7 @@ import torch
 from spacy.training import Example
 from spacy.util import registry
 
-from conftest import make_nlp
+from helpers import make_nlp
 
 
 def test_freeze_word_embeddings(tiny_encoder):

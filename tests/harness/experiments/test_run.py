@@ -7,11 +7,11 @@ from spacy.tokens import Doc, DocBin
 from spacy.util import load_config
 from spacy.vocab import Vocab
 
-from spacy_xlmr_ner.experiments import Experiment, plan_steps
-from spacy_xlmr_ner.experiments.results import write_results_doc
-from spacy_xlmr_ner.experiments.run import count_docs, training_overrides
+from harness.experiments import Experiment, plan_steps
+from harness.experiments.results import write_results_doc
+from harness.experiments.run import count_docs, training_overrides
 
-from conftest import REPO
+from helpers import REPO
 
 
 @pytest.mark.parametrize("n,epochs,batch,evals,steps,freq", [

@@ -22,11 +22,12 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 import srsly
 from wasabi import msg
 
-from ..evaluation.report import markdown_table
+from spacy_xlmr_ner.evaluation.report import markdown_table
+from .. import child_env
 from ..experiments.run import Experiment, machine_info, plan_steps, split_langs, training_overrides
-from ..io.docbin import convert_iob_file
-from ..io.readers import read_gold_docs
-from ..models.precision import PRECISIONS
+from spacy_xlmr_ner.io.docbin import convert_iob_file
+from spacy_xlmr_ner.io.readers import read_gold_docs
+from spacy_xlmr_ner.models.precision import PRECISIONS
 from . import timing
 from .measure import last_json
 
@@ -114,7 +115,7 @@ def run_measured(cmd: Sequence[str], log_path: Path) -> Dict[str, Any]:
         log.write("$ " + shlex.join(str(c) for c in cmd) + "\n")
         log.flush()
         start = time.perf_counter()
-        proc = subprocess.Popen([str(c) for c in cmd], stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen([str(c) for c in cmd], stdout=log, stderr=subprocess.STDOUT, env=child_env())
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -202,7 +203,7 @@ class Bench:
         for lr in s.reference_lrs:
             name = f"{REFERENCE}-lr{lr:g}"
             cmd = [
-                sys.executable, "-m", "spacy_xlmr_ner.benchmark.reference", s.encoder,
+                sys.executable, "-m", "harness.benchmark.reference", s.encoder,
                 str(Path(s.iob_dir) / s.lang / "train.iob"), str(self.work / name),
                 "--n-train", str(s.n_train), "--epochs", str(s.epochs), "--batch-size", str(s.batch_size),
                 "--learn-rate", str(lr), "--seed", str(s.seed),
@@ -215,7 +216,7 @@ class Bench:
         s = self.s
         key = f"accuracy-{name}" + ("" if precision == "fp32" else f"-{precision}")
         cmd = [
-            sys.executable, "-m", "spacy_xlmr_ner.benchmark.measure", "accuracy", system, model, s.iob_dir,
+            sys.executable, "-m", "harness.benchmark.measure", "accuracy", system, model, s.iob_dir,
             "--langs", ",".join(s.eval_langs), "--limit", str(s.n_test), "--precision", precision,
             "--threads", str(max(s.threads)),
         ]
@@ -234,7 +235,7 @@ class Bench:
             ]
         else:
             cmd = [
-                sys.executable, "-m", "spacy_xlmr_ner.benchmark.measure", "speed", model, texts,
+                sys.executable, "-m", "harness.benchmark.measure", "speed", model, texts,
                 "--threads", str(threads), "--precision", precision,
             ]
         result = self.step(key, cmd)

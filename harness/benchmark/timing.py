@@ -4,10 +4,10 @@ This module imports neither spaCy nor the rest of this package, so that the
 reference recipe is timed in a process that holds only what `transformers`
 needs: run it as a script,
 
-    python spacy_xlmr_ner/benchmark/timing.py MODEL_DIR TEXTS_FILE --threads 2
+    python harness/benchmark/timing.py MODEL_DIR TEXTS_FILE --threads 2
 
 and it prints one JSON object. spaCy pipelines are timed by
-`python -m spacy_xlmr_ner.benchmark.measure speed`, with the same helpers.
+`python -m harness.benchmark.measure speed`, with the same helpers.
 """
 import argparse
 import json

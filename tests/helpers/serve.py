@@ -23,12 +23,12 @@ import pytest
 import spacy
 from spacy.training import Example
 
-from conftest import make_nlp
+from helpers import make_nlp
 
 pytest.importorskip("fastapi", reason="needs the serve extra: pip install -e .[serve]")
 from spacy_xlmr_ner.serve.page import EXAMPLES  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[2]
+from helpers import REPO
 # Screenshots and load-test numbers; CI can keep this folder.
 ARTIFACTS = Path(os.environ.get("XLMR_NER_TEST_ARTIFACTS", REPO / "tests" / "artifacts"))
 
