@@ -9,9 +9,10 @@ import srsly
 import typer
 from wasabi import msg
 
+from spacy_xlmr_ner.io.langs import split_list
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # harness/ is the project's, not installed
 from harness.benchmark import Bench, BenchSettings, markdown_report  # noqa: E402
-from harness.experiments.run import split_langs  # noqa: E402
 
 
 def main(
@@ -35,10 +36,10 @@ def main(
 ) -> None:
     """Train all systems, measure them and write the comparison."""
     settings = BenchSettings(
-        encoder=encoder, iob_dir=str(iob_dir), lang=lang, eval_langs=split_langs(eval_langs), n_train=n_train,
+        encoder=encoder, iob_dir=str(iob_dir), lang=lang, eval_langs=split_list(eval_langs), n_train=n_train,
         n_test=n_test, n_speed=n_speed, epochs=epochs, batch_size=batch_size, xlmr_config=str(xlmr_config),
-        spacy_config=str(spacy_config), reference_lrs=[float(x) for x in split_langs(reference_lrs)],
-        precisions=split_langs(precisions), speed_passes=speed_passes, **({"threads": [int(t) for t in split_langs(threads)]} if threads else {}),
+        spacy_config=str(spacy_config), reference_lrs=[float(x) for x in split_list(reference_lrs)],
+        precisions=split_list(precisions), speed_passes=speed_passes, **({"threads": [int(t) for t in split_list(threads)]} if threads else {}),
     )
     command = shlex.join(["python", *sys.argv])
     try:

@@ -14,6 +14,7 @@ from wasabi import msg
 from spacy_xlmr_ner.io.docbin import SPLITS, convert_iob_dir, convert_iob_file, format_stats
 from spacy_xlmr_ner.io.iob import IOBFormatError
 from spacy_xlmr_ner.io.label_map import load_label_map
+from spacy_xlmr_ner.io.langs import parse_langs, split_list
 
 app = typer.Typer(add_completion=False)
 
@@ -41,9 +42,9 @@ def main(
                 input_path, output_path, strict=strict, limit=limit, label_map=mapping
             )}
         else:
-            lang_list = langs.split(",") if langs else None
+            lang_list = parse_langs(langs) or None
             stats = convert_iob_dir(
-                input_path, output_path, langs=lang_list, splits=splits.split(","), strict=strict, limit=limit,
+                input_path, output_path, langs=lang_list, splits=split_list(splits), strict=strict, limit=limit,
                 label_map=mapping,
             )
     except (IOBFormatError, FileNotFoundError, ValueError) as err:

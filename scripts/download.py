@@ -8,6 +8,7 @@ import typer
 from wasabi import msg
 
 from spacy_xlmr_ner.io.hub import SOURCES, download
+from spacy_xlmr_ner.io.langs import parse_langs
 
 app = typer.Typer(add_completion=False)
 
@@ -19,7 +20,7 @@ def main(
     output_dir: Path = typer.Argument(..., help="Directory for {lang}/{train,dev,test}.iob"),
 ):
     """Download the train/validation/test splits of each language."""
-    for lang in langs.split(","):
+    for lang in parse_langs(langs):
         try:
             paths = download(source, lang, output_dir)
         except (ImportError, ValueError) as err:

@@ -24,7 +24,9 @@ from wasabi import msg
 
 from spacy_xlmr_ner.evaluation.report import markdown_table
 from .. import child_env
-from ..experiments.run import Experiment, machine_info, plan_steps, split_langs, training_overrides
+from spacy_xlmr_ner.io.langs import split_list
+
+from ..experiments.run import Experiment, machine_info, plan_steps, training_overrides
 from spacy_xlmr_ner.io.docbin import convert_iob_file
 from spacy_xlmr_ner.io.readers import read_gold_docs
 from spacy_xlmr_ner.models.precision import PRECISIONS
@@ -83,13 +85,13 @@ class BenchSettings:
     seed: int = 0
 
     def __post_init__(self):
-        self.eval_langs = split_langs(self.eval_langs)
+        self.eval_langs = split_list(self.eval_langs)
         if self.lang not in self.eval_langs:
             self.eval_langs.insert(0, self.lang)
         self.encoder, self.iob_dir = str(self.encoder), str(self.iob_dir)
         self.reference_lrs = [float(lr) for lr in self.reference_lrs]
         self.threads = sorted({int(t) for t in self.threads})
-        self.precisions = split_langs(self.precisions)
+        self.precisions = split_list(self.precisions)
         unknown = [p for p in self.precisions if p not in PRECISIONS or p == "fp32"]
         if unknown:
             reduced = [p for p in PRECISIONS if p != "fp32"]

@@ -25,14 +25,8 @@ from wasabi import msg
 from spacy_xlmr_ner.evaluation.plots import learning_curve, plot_learning_curve, plot_matrix, read_training_log
 from spacy_xlmr_ner.evaluation.report import markdown_matrix, markdown_results
 from spacy_xlmr_ner.evaluation.runner import evaluate_per_language
+from spacy_xlmr_ner.io.langs import split_list
 from spacy_xlmr_ner.io.readers import resolve_corpus_files
-
-
-def split_langs(langs: Union[str, Sequence[str]]) -> List[str]:
-    """langs (Union[str, Sequence[str]]): "de,es" or a list. RETURNS (List[str]): The codes."""
-    if isinstance(langs, str):
-        langs = langs.split(",")
-    return [lang.strip() for lang in langs if lang.strip()]
 
 
 @dataclass
@@ -71,8 +65,8 @@ class Experiment:
     overrides: Dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
-        self.train_langs = split_langs(self.train_langs)
-        self.eval_langs = split_langs(self.eval_langs)
+        self.train_langs = split_list(self.train_langs)
+        self.eval_langs = split_list(self.eval_langs)
         if not self.train_langs or not self.eval_langs:
             raise ValueError("An experiment needs at least one training and one test language")
         self.corpus, self.config, self.encoder = str(self.corpus), str(self.config), str(self.encoder)
@@ -256,7 +250,7 @@ def run_matrix(
     reuse (bool): Reuse earlier runs with the same settings (see `run_experiment`).
     RETURNS (Dict[str, Any]): `matrix` and `untyped` ({train: {test: F1}}) and the runs' names and times.
     """
-    langs = split_langs(langs)
+    langs = split_list(langs)
     runs = {}
     for lang in langs:
         exp = replace(base, train_langs=[lang], eval_langs=list(langs), name=None)

@@ -12,6 +12,7 @@ from spacy.vocab import Vocab
 from .docbin import sentences_to_docs
 from .iob import read_iob
 from .label_map import DROP, map_tags
+from .langs import ALL, parse_langs
 
 
 @registry.readers("spacy-xlmr-ner.MultilingualCorpus.v1")
@@ -100,12 +101,9 @@ def resolve_corpus_files(
     if not path.is_dir():
         raise ValueError(f"Corpus directory not found: {path}")
     available = sorted(p.parent.name for p in path.glob(f"*/{split}{suffix}"))
-    if isinstance(langs, str):
-        langs = [lang.strip() for lang in langs.split(",") if lang.strip()]
-    if langs == ["all"]:
-        if not available:
-            raise ValueError(f"No {split}{suffix} file under {path}/<lang>/")
-        langs = available
+    if parse_langs(langs) == [ALL] and not available:
+        raise ValueError(f"No {split}{suffix} file under {path}/<lang>/")
+    langs = parse_langs(langs, available)
     missing = [lang for lang in langs if lang not in available]
     if missing or not langs:
         raise ValueError(

@@ -9,6 +9,7 @@ from spacy.util import load_config
 
 from ..evaluation.plots import learning_curve, plot_learning_curve, read_training_log
 from ..evaluation.report import markdown_results, markdown_table, pct
+from ..io.langs import ALL, parse_langs
 from ..io.readers import resolve_corpus_files
 
 CURVE_FILE = "learning_curve.png"
@@ -123,15 +124,14 @@ def _get(config: Dict, dotted: str) -> Any:
 
 
 def _train_langs(config: Dict) -> List[str]:
-    langs = _get(config, "corpora.train.langs") or ""
-    langs = langs if isinstance(langs, str) else ",".join(langs)
-    if langs.strip() == "all":
+    langs = parse_langs(_get(config, "corpora.train.langs"))
+    if langs == [ALL]:
         path = _get(config, "paths.train")
         try:
             return [p.parent.name for p in resolve_corpus_files(Path(path), "train", "all")]
         except (TypeError, ValueError):
-            return ["all"]
-    return [lang.strip() for lang in langs.split(",") if lang.strip()]
+            return [ALL]
+    return langs
 
 
 def _data_description(config: Dict) -> str:
