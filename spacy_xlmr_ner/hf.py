@@ -9,17 +9,12 @@ import re
 from typing import Dict, Iterator, List, Mapping, Tuple
 
 import numpy
-import spacy
 from spacy.language import Language
 
-from .decoding import iob_labels
+from .decoding.labels import IOB2_PREFIX, iob_labels, is_outside, split_tag
+from .pipeline.build import create_pipeline
 from .pipeline.xlmr_ner import DEFAULT_SPANS_KEY
 
-# Names of the "outside" label, compared in lower case.
-OUTSIDE_NAMES = ("o", "0", "outside")
-# Prefixes of IOB2, BIOES and BILOU tags, mapped to the IOB2 prefix they become.
-PREFIXES = {"B": "B", "S": "B", "U": "B", "I": "I", "E": "I", "L": "I"}
-_PREFIXED = re.compile(r"^([BIESLU])-(.+)$")
 _GENERIC = re.compile(r"^LABEL_\d+$")
 # In the IO scheme B-X and I-X get the same logit, and the Viterbi search breaks
 # exact ties towards the lower tag id (B-X), which would cut every multi-word
@@ -52,29 +47,10 @@ def from_hf(
     """
     weights, bias, id2label = load_classifier(name_or_path)
     labels, tag_rows = map_labels(id2label, name_or_path)
-    nlp = spacy.blank(
-        lang, config={"nlp": {"tokenizer": {"@tokenizers": "spacy-xlmr-ner.MultilingualTokenizer.v1"}}}
+    nlp = create_pipeline(
+        name_or_path, lang=lang, labels=labels, ner_config={"spans_key": spans_key}, use_fast=True
     )
-    nlp.add_pipe(
-        "xlmr_transformer",
-        name="transformer",
-        config={
-            "model": {
-                "@architectures": "spacy-transformers.TransformerModel.v3",
-                "name": str(name_or_path),
-                "tokenizer_config": {"use_fast": True},
-                "get_spans": {
-                    "@span_getters": "spacy-xlmr-ner.piece_strided_spans.v1",
-                    "window": 128,
-                    "stride": 96,
-                    "max_pieces": 510,
-                },
-            }
-        },
-    )
-    ner = nlp.add_pipe("xlmr_ner", config={"spans_key": spans_key})
-    for label in labels:
-        ner.add_label(label)
+    ner = nlp.get_pipe("xlmr_ner")
     with _quiet_transformers():
         # spaCy's dummy examples are enough: the labels are already there and
         # every weight is loaded, none learned.
@@ -157,19 +133,19 @@ def map_labels(
 
     if all(_GENERIC.match(label) for label in names):
         raise fail("generic names: set id2label in its config.json")
-    outside = [i for i, label in items if label.strip().lower() in OUTSIDE_NAMES]
+    outside = [i for i, label in items if is_outside(label)]
     if len(outside) != 1:
         raise fail(f"need exactly one 'O' label, found {len(outside)}")
     starts: Dict[str, List[int]] = {}
     insides: Dict[str, List[int]] = {}
-    matches = {i: _PREFIXED.match(label) for i, label in items if i != outside[0]}
-    if all(matches.values()):  # IOB2, IOB1, BIOES, BILOU
-        for i, match in matches.items():
-            prefix, label = match.groups()
-            side = starts if PREFIXES[prefix] == "B" else insides
+    split = {i: split_tag(label) for i, label in items if i != outside[0]}
+    prefixed = [bool(prefix) for prefix, _ in split.values()]
+    if all(prefixed):  # IOB2, IOB1, BIOES, BILOU
+        for i, (prefix, label) in split.items():
+            side = starts if IOB2_PREFIX[prefix] == "B" else insides
             side.setdefault(label, []).append(i)
-    elif not any(matches.values()):  # IO: plain labels
-        for i in matches:
+    elif not any(prefixed):  # IO: plain labels
+        for i in split:
             starts[id2label[i]] = insides[id2label[i]] = [i]
     else:
         raise fail("a mix of prefixed and plain labels")

@@ -1,9 +1,15 @@
 import importlib.util
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from helpers.tiny_models import build_tiny_xlmr
+
+# Hypothesis keeps its examples and caches in the system's temporary directory,
+# not in .hypothesis/ of the working directory (the repository).
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", os.path.join(tempfile.gettempdir(), "spacy-xlmr-ner-hypothesis"))
 
 
 @pytest.fixture(scope="session")

@@ -55,3 +55,18 @@ def test_model_card_is_written_before_packaging():
     assert card.endswith("model-best/README.md")
     assert "--paths.log training/xlmr_ner/train-log.jsonl" in " ".join(COMMANDS["train"]["script"])
     assert "training/xlmr_ner/train-log.jsonl" in COMMANDS["model-card"]["deps"]
+
+
+def test_package_steps_name_the_pipeline_and_keep_setuptools_output_in_a_log():
+    config = load_project_config(
+        REPO, overrides={"vars.name": "my_ner", "vars.demo_name": "demo_ner", "vars.version": "1.2.3"}
+    )
+    commands = {cmd["name"]: " ".join(cmd["script"]) for cmd in config["commands"]}
+    assert "--name my_ner --version 1.2.3 --license MIT" in commands["model-card"]
+    assert "--name demo_ner --version 1.2.3 --license MIT" in commands["demo-card"]
+    for step, name in (("package", "my_ner"), ("demo-package", "demo_ner")):
+        assert (
+            f"python scripts/package.py training/{name}/model-best packages --name {name} --version 1.2.3 "
+            f"--log training/{name}/package.log" in commands[step]
+        )
+        assert "spacy package" not in commands[step] and "pip wheel . --no-deps --no-build-isolation --quiet" in commands[step]

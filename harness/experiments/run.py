@@ -28,20 +28,19 @@ from spacy_xlmr_ner.evaluation.runner import evaluate_per_language
 from spacy_xlmr_ner.io.langs import split_list
 from spacy_xlmr_ner.io.readers import resolve_corpus_files
 
+from ..budget import Budget
+
 
 @dataclass
-class Experiment:
-    """What to train on and test on, with the budget.
+class Experiment(Budget):
+    """What to train on and test on, with the budget (`Budget`'s fields:
+    n_train, n_dev, n_test, epochs, keyword-only).
 
     train_langs (List[str]): Training languages (their train and dev splits).
     eval_langs (List[str]): Test languages.
     corpus (str): Directory of `{lang}/{split}.spacy` files.
     config (str): The training config.
     encoder (str): Encoder name or directory (`paths.encoder`).
-    n_train (int): First N training sentences per language; 0 for all.
-    n_dev (int): First N dev sentences per training language, for model selection and the curve.
-    n_test (int): First N test sentences per test language; 0 for all.
-    epochs (float): Passes over the training sentences; sets the number of steps.
     n_evals (int): Dev evaluations during training (points of the learning curve).
     warmup (float): Share of the steps with a rising learning rate.
     gpu_id (int): GPU, or -1 for CPU.
@@ -54,10 +53,6 @@ class Experiment:
     corpus: str
     config: str
     encoder: str
-    n_train: int = 2000
-    n_dev: int = 300
-    n_test: int = 1000
-    epochs: float = 2.0
     n_evals: int = 10
     warmup: float = 0.1
     gpu_id: int = -1
@@ -65,6 +60,7 @@ class Experiment:
     overrides: Dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
+        super().__post_init__()
         self.train_langs = split_list(self.train_langs)
         self.eval_langs = split_list(self.eval_langs)
         if not self.train_langs or not self.eval_langs:

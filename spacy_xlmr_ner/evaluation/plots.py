@@ -4,15 +4,14 @@ from typing import Dict, List, Mapping, Optional, Union
 
 import srsly
 
+from ..extras import import_extra
+
 
 def _pyplot():
-    # Imported here so that the package works without matplotlib (extra "experiments").
-    import matplotlib
-
+    # Imported here so that the package works without matplotlib.
+    matplotlib = import_extra("matplotlib", "package", "Drawing figures (the learning curve, the F1 matrix)")
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return import_extra("matplotlib.pyplot", "package", "Drawing figures")
 
 
 def plot_matrix(

@@ -1,4 +1,5 @@
 """Convert IOB files to spaCy's binary `DocBin` corpus format."""
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -7,6 +8,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Uni
 import spacy
 from spacy.tokens import Doc, DocBin
 from spacy.vocab import Vocab
+from tqdm import tqdm
 from wasabi import table
 
 from ..tokenization.spacing import infer_spaces
@@ -144,7 +146,8 @@ def convert_iob_dir(
     strict (bool): Raise on broken entity starts instead of repairing them.
     limit (int): If > 0, convert only the first `limit` sentences of each file.
     lang (Optional[str]): Language code of the blank vocab; None uses "xx" (multi-language).
-    progress (Optional[bool]): Progress bar setting passed to `read_iob`.
+    progress (Optional[bool]): Show a progress bar of the files on stderr
+        (None: when stderr is a terminal); passed to `read_iob` too.
     label_map (Optional[Mapping[str, str]]): Entity label renames, as in `convert_iob_file`.
     RETURNS (Dict[Tuple[str, str], SplitStats]): Statistics by (lang, split), language-major.
     """
@@ -161,8 +164,9 @@ def convert_iob_dir(
     if missing:
         raise FileNotFoundError(f"Missing IOB files: {', '.join(missing)}")
     kwargs = dict(strict=strict, limit=limit, lang=lang, progress=progress, label_map=label_map)
-    return {
-        (code, split): convert_iob_file(path, output_dir / code / f"{split}.spacy", **kwargs)
-        for (code, split), path in paths.items()
-        if split in present
-    }
+    todo = [(key, path) for key, path in paths.items() if key[1] in present]
+    disable = None if progress is None else not progress
+    stats = {}
+    for (code, split), path in tqdm(todo, disable=disable, file=sys.stderr, unit="files", leave=False):
+        stats[code, split] = convert_iob_file(path, output_dir / code / f"{split}.spacy", **kwargs)
+    return stats

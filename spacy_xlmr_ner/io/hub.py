@@ -2,6 +2,8 @@
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, Mapping, Sequence, Union
 
+from ..extras import import_extra
+
 # source -> (Hub dataset, config name template)
 SOURCES = {"wikiann": ("unimelb-nlp/wikiann", "{lang}"), "panx": ("google/xtreme", "PAN-X.{lang}")}
 # Hub split -> file name stem
@@ -57,12 +59,7 @@ def download(source: str, lang: str, output_dir: Union[str, Path]) -> Dict[str, 
     """
     if source not in SOURCES:
         raise ValueError(f"Unknown source {source!r}; choose from {', '.join(SOURCES)}")
-    try:
-        import datasets
-    except ImportError as err:
-        raise ImportError(
-            "Downloading needs the 'datasets' package: pip install 'spacy-xlmr-ner[data]'"
-        ) from err
+    datasets = import_extra("datasets", "data", "Downloading from the Hugging Face hub")
     name, config = SOURCES[source]
     dataset = datasets.load_dataset(name, config.format(lang=lang))
     paths = {}

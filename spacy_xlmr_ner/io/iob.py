@@ -5,15 +5,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional, Tuple, Union
 
-from spacy.training.iob_utils import biluo_to_iob, iob_to_biluo
 from tqdm import tqdm
 
-# O, or a B/I (IOB1, IOB2), E/S (BIOES) or L/U (BILUO) prefix with a label.
-_TAG_RE = re.compile(r"O|[BIESLU]-\S+")
+from ..decoding.labels import is_tag, to_iob2
+
 # Language prefix of raw WikiANN / XTREME tokens, e.g. "en:", "zh-yue:".
 _LANG_PREFIX_RE = re.compile(r"[a-z]{2,3}(?:-[a-z]+)*:")
-_TO_BILUO = {"E": "L", "S": "U"}
-_TO_IOB2 = {"E": "I", "L": "I", "S": "B", "U": "B"}
 LONG_FILE_LINES = 50_000
 
 
@@ -102,7 +99,7 @@ def read_iob(
             raise IOBFormatError(path, "missing tag", line_no, line)
         if not cols[0]:
             raise IOBFormatError(path, "empty token", line_no, line)
-        if not _TAG_RE.fullmatch(cols[-1]):
+        if not is_tag(cols[-1]):
             raise IOBFormatError(path, f"unknown tag shape {cols[-1]!r}", line_no, line)
         sentences[-1].append((line_no, cols[0], cols[-1]))
     if not sentences[-1]:
@@ -122,7 +119,7 @@ def read_iob(
                 if not word:
                     problem = f"empty token after stripping language prefix {prefix!r}"
                     raise IOBFormatError(path, problem, line_no, lines[line_no - 1])
-        tags, repaired = _to_iob2(tags)
+        tags, repaired = to_iob2(tags)
         if repaired and strict:
             line_no = line_nos[repaired[0]]
             problem = "broken entity start (tag does not continue an entity of the same type)"
@@ -130,16 +127,3 @@ def read_iob(
         result.n_repaired += len(repaired)
         result.sentences.append(Sentence(words, tags, line_nos[0]))
     return result
-
-
-def _to_iob2(tags: List[str]) -> Tuple[List[str], List[int]]:
-    """Convert valid-shaped IOB1, IOB2, BIOES or BILUO tags to IOB2.
-
-    tags (List[str]): The tags of one sentence.
-    RETURNS (Tuple[List[str], List[int]]): The IOB2 tags, and the positions of
-        broken entity starts (e.g. an `I-X` after `O`) that were turned into `B-X`.
-    """
-    iob2 = biluo_to_iob(iob_to_biluo([_TO_BILUO.get(tag[0], tag[0]) + tag[1:] for tag in tags]))
-    # What the tags would be if no entity start were broken.
-    plain = [_TO_IOB2.get(tag[0], tag[0]) + tag[1:] for tag in tags]
-    return iob2, [i for i, (old, new) in enumerate(zip(plain, iob2)) if old != new]

@@ -5,8 +5,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple, Union
 
+from ..decoding.labels import OUTSIDE, split_tag
+
 # Map a label to this to drop its entities (they are counted, never lost silently).
-DROP = "O"
+DROP = OUTSIDE
 
 
 def load_label_map(spec: Union[str, Path, Dict[str, str], None]) -> Optional[Dict[str, str]]:
@@ -60,15 +62,15 @@ def map_tags(tags: List[str], mapping: Dict[str, str]) -> Tuple[List[str], Count
     dropped: Counter = Counter()
     out = []
     for tag in tags:
-        if tag == "O":
+        if tag == OUTSIDE:
             out.append(tag)
             continue
-        prefix, label = tag[:2], tag[2:]
+        prefix, label = split_tag(tag)
         target = mapping.get(label, label)
-        if prefix == "B-":
+        if prefix == "B":
             if target == DROP:
                 dropped[label] += 1
             elif target != label:
                 renamed[label, target] += 1
-        out.append("O" if target == DROP else prefix + target)
+        out.append(OUTSIDE if target == DROP else f"{prefix}-{target}")
     return out, renamed, dropped

@@ -6,13 +6,18 @@ from typing import Callable, Dict, Iterable, Iterator, List, Optional, Union
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin, Span
 from spacy.training import Corpus, Example
+from spacy.training.corpus import walk_corpus
 from spacy.util import registry
 from spacy.vocab import Vocab
 
-from .docbin import sentences_to_docs
+from .docbin import SPLITS, sentences_to_docs
 from .iob import read_iob
 from .label_map import DROP, map_tags
 from .langs import ALL, parse_langs
+
+EXPECTED = "a .spacy file, a directory of .spacy files, or a directory of {lang}/{split}.spacy files"
+# The layouts `corpus_layout` tells apart.
+FILE, DIRECTORY, LANGUAGES = "file", "directory", "languages"
 
 
 @registry.readers("spacy-xlmr-ner.MultilingualCorpus.v1")
@@ -25,14 +30,24 @@ def create_multilingual_corpus(
     gold_preproc: bool = False,
     augmenter: Optional[Callable] = None,
 ) -> Callable[[Language], Iterable[Example]]:
-    """Read the DocBins of several languages as one corpus, from the layout
-    `path/{lang}/{split}.spacy` that `scripts/convert.py` writes.
+    """Read a corpus from one of three layouts, tried in this order:
 
-    path (Path): The corpus directory.
-    split (str): The split to read: "train", "dev" or "test".
-    langs (Union[str, List[str]]): Languages, as a list or a comma-separated
-        string ("de,en"), or "all" for every language directory with the split.
-    limit (int): Take at most this many documents per language (the first
+    - `path/{lang}/{split}.spacy` (as `io.docbin.convert_iob_dir` writes): the
+      languages in `langs`, one after the other.
+    - a `.spacy` file, or a directory of `.spacy` files (read recursively, in
+      sorted order), as `spacy.Corpus.v1` reads them: `split` and `langs` do not
+      apply, since the path is the split, in whatever languages it holds.
+
+    In every layout, `limit` takes the first documents of each file, so that
+    each language of a `{lang}/{split}.spacy` corpus gets the same budget.
+
+    path (Path): The `.spacy` file or the corpus directory.
+    split (str): The split to read from a `{lang}/{split}.spacy` directory:
+        "train", "dev" or "test".
+    langs (Union[str, List[str]]): Languages to read from a `{lang}/{split}.spacy`
+        directory, as a list or a comma-separated string ("de,en"), or "all"
+        for every language directory with the split.
+    limit (int): Take at most this many documents of each file (the first
         ones); 0 for all.
     max_length (int): As in `spacy.Corpus.v1`: longer docs are split into
         sentences if they have sentence boundaries; 0 for no limit.
@@ -41,48 +56,58 @@ def create_multilingual_corpus(
     augmenter (Optional[Callable]): A data augmenter, as in `spacy.Corpus.v1`.
     RETURNS (Callable[[Language], Iterable[Example]]): The corpus.
     """
-    return MultilingualCorpus(
-        path,
-        split,
-        langs=langs,
-        limit=limit,
-        max_length=max_length,
-        gold_preproc=gold_preproc,
-        augmenter=augmenter,
-    )
+    path = Path(path)
+    options = dict(limit=limit, max_length=max_length, gold_preproc=gold_preproc, augmenter=augmenter)
+    if corpus_layout(path, split) == LANGUAGES:
+        files = resolve_corpus_files(path, split, langs)
+    else:
+        files = walk_corpus(path, ".spacy")
+    return MultilingualCorpus([Corpus(file, **options) for file in files], files)
 
 
 class MultilingualCorpus:
-    """The union of per-language spaCy corpora, language by language."""
+    """The union of spaCy corpora (one per file), read one after the other."""
 
-    def __init__(
-        self,
-        path: Union[str, Path],
-        split: str,
-        *,
-        langs: Union[str, List[str]] = "all",
-        limit: int = 0,
-        max_length: int = 0,
-        gold_preproc: bool = False,
-        augmenter: Optional[Callable] = None,
-    ) -> None:
-        self.path = Path(path)
-        self.split = split
-        self.files = resolve_corpus_files(self.path, split, langs)
-        self.corpora = [
-            Corpus(
-                file,
-                limit=limit,
-                max_length=max_length,
-                gold_preproc=gold_preproc,
-                augmenter=augmenter,
-            )
-            for file in self.files
-        ]
+    def __init__(self, corpora: List[Corpus], files: List[Path]) -> None:
+        """Initialize the corpus.
+
+        corpora (List[Corpus]): The corpora, in reading order.
+        files (List[Path]): The `.spacy` files they read.
+        """
+        self.corpora = corpora
+        self.files = files
 
     def __call__(self, nlp: Language) -> Iterator[Example]:
         for corpus in self.corpora:
             yield from corpus(nlp)
+
+
+def corpus_layout(path: Union[str, Path], split: str) -> str:
+    """Tell which layout a corpus path has, or say what was expected.
+
+    path (Union[str, Path]): A `.spacy` file or a corpus directory.
+    split (str): The split wanted from a `{lang}/{split}.spacy` directory.
+    RETURNS (str): "languages" for a directory of `{lang}/{split}.spacy` files,
+        "file" for a `.spacy` file, "directory" for a directory of other
+        `.spacy` files.
+    """
+    path = Path(path)
+    if path.is_file():
+        if path.suffix != ".spacy":
+            raise ValueError(f"Expected {EXPECTED}; {path} is not a .spacy file (convert IOB files first)")
+        return FILE
+    if not path.is_dir():
+        raise ValueError(f"Corpus not found: {path} (expected {EXPECTED})")
+    if any(path.glob(f"*/{split}.spacy")):
+        return LANGUAGES
+    other_splits = sorted({p.name for s in SPLITS for p in path.glob(f"*/{s}.spacy")})
+    if other_splits:
+        # A {lang}/{split}.spacy corpus without this split: reading its other
+        # splits as this one would train or score on the wrong data.
+        raise ValueError(f"No {split}.spacy file under {path}/<lang>/ (it has {', '.join(other_splits)})")
+    if not any(path.rglob("*.spacy")):
+        raise ValueError(f"No .spacy file in {path} (expected {EXPECTED})")
+    return DIRECTORY
 
 
 def resolve_corpus_files(
@@ -99,7 +124,7 @@ def resolve_corpus_files(
     """
     path = Path(path)
     if not path.is_dir():
-        raise ValueError(f"Corpus directory not found: {path}")
+        raise ValueError(f"Corpus directory not found: {path} (expected {{lang}}/{split}{suffix} files in it)")
     available = sorted(p.parent.name for p in path.glob(f"*/{split}{suffix}"))
     if parse_langs(langs) == [ALL] and not available:
         raise ValueError(f"No {split}{suffix} file under {path}/<lang>/")

@@ -4,6 +4,8 @@ import warnings
 
 import torch
 
+from .._compat import cpu_has_bf16, quantize_dynamic_int8
+
 PRECISIONS = ("fp32", "int8", "bf16")
 # The feed-forward output projection of each encoder layer (BERT / XLM-R
 # naming) stays fp32: its inputs are the wide, heavy-tailed GELU activations.
@@ -25,18 +27,12 @@ def quantize_int8(module: torch.nn.Module, keep_fp32: "re.Pattern[str]" = KEEP_F
     if devices - {"cpu"}:
         raise ValueError(f"int8 dynamic quantization runs on CPU only; the encoder is on {sorted(devices)}")
     module.eval()
-    with warnings.catch_warnings():
-        # PyTorch marks eager-mode quantization as deprecated in favour of
-        # torchao, which is not a dependency here; the API still works.
-        warnings.simplefilter("ignore")
-        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
-
-        names = [
-            name
-            for name, child in module.named_modules()
-            if isinstance(child, torch.nn.Linear) and not keep_fp32.search(name)
-        ]
-        quantize_dynamic(module, {name: per_channel_dynamic_qconfig for name in names}, inplace=True)
+    names = [
+        name
+        for name, child in module.named_modules()
+        if isinstance(child, torch.nn.Linear) and not keep_fp32.search(name)
+    ]
+    quantize_dynamic_int8(module, names)
     return module
 
 
@@ -52,9 +48,7 @@ def cast_bf16(module: torch.nn.Module) -> torch.nn.Module:
     module (torch.nn.Module): A Hugging Face encoder (`PreTrainedModel`).
     RETURNS (torch.nn.Module): The same module.
     """
-    if not torch.ops.mkldnn._is_mkldnn_bf16_supported() and all(
-        p.device.type == "cpu" for p in module.parameters()
-    ):
+    if not cpu_has_bf16() and all(p.device.type == "cpu" for p in module.parameters()):
         warnings.warn("This CPU has no native bf16 arithmetic: bf16 inference will be slower than fp32")
     module.eval()
     table = module.get_input_embeddings() if hasattr(module, "get_input_embeddings") else None

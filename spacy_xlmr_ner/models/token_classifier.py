@@ -31,7 +31,7 @@ def build_token_classifier(
     RETURNS (Model[List[Doc], List[Floats2d]]): Per doc, tag probabilities of
         shape (n_tokens, nO).
     """
-    output = Softmax_v2(nO=nO, init_W=_normal_init(init_scale))
+    output = Softmax_v2(nO=nO, init_W=normal_init(init_scale))
     head = chain(Dropout(dropout), output)
     return Model(
         "spacy-xlmr-ner.TokenClassifier",
@@ -43,7 +43,14 @@ def build_token_classifier(
     )
 
 
-def _normal_init(std: float) -> Callable:
+def normal_init(std: float) -> Callable:
+    """Draw weights from N(0, std) instead of spaCy's zeros, for output layers
+    and embeddings of heads on a fine-tuned encoder.
+
+    std (float): The standard deviation.
+    RETURNS (Callable): An initializer taking (ops, shape).
+    """
+
     def init(ops, shape):
         return ops.asarray2f(numpy.random.normal(0.0, std, shape).astype("float32"))
 
@@ -56,34 +63,22 @@ def _forward(
     tok2vec, head = model.layers
     n_tags = model.get_dim("nO")
     vectors, backprop_tok2vec = tok2vec(docs, is_train)
-    # The transformer gives empty docs a zero-width array, which cannot be
-    # concatenated with the others, so only non-empty docs go through the head.
     lengths = [len(v) for v in vectors]
-    filled = [v for v in vectors if len(v)]
-    if filled:
-        scores, backprop_head = head(model.ops.xp.concatenate(filled), is_train)
+    # `flatten` leaves out the zero-width arrays the transformer gives empty
+    # docs, which could not be concatenated with the others.
+    X = model.ops.flatten(vectors)
+    if len(X):
+        scores, backprop_head = head(X, is_train)
     else:
         scores, backprop_head = model.ops.alloc2f(0, n_tags), None
-    outputs = []
-    start = 0
-    for length in lengths:
-        outputs.append(scores[start : start + length])
-        start += length
+    outputs = model.ops.unflatten(scores, lengths)
 
     def backprop(d_outputs: List[Floats2d]) -> List[Doc]:
-        if backprop_head is not None:
-            d_filled = backprop_head(
-                model.ops.xp.concatenate([d for d in d_outputs if len(d)])
-            )
-        d_vectors = []
-        start = 0
-        for vector in vectors:
-            if len(vector):
-                d_vectors.append(d_filled[start : start + len(vector)])
-                start += len(vector)
-            else:
-                d_vectors.append(model.ops.alloc2f(*vector.shape))
-        return backprop_tok2vec(d_vectors)
+        if backprop_head is None:
+            d_X = model.ops.alloc2f(0, 0)
+        else:
+            d_X = backprop_head(model.ops.flatten(d_outputs))
+        return backprop_tok2vec(model.ops.unflatten(d_X, lengths))
 
     return outputs, backprop
 

@@ -10,7 +10,7 @@ from spacy.util import load_config
 from ..evaluation.plots import learning_curve, plot_learning_curve, read_training_log
 from ..evaluation.report import markdown_results, markdown_table, pct
 from ..io.langs import ALL, parse_langs
-from ..io.readers import resolve_corpus_files
+from ..io.readers import DIRECTORY, FILE, LANGUAGES, corpus_layout, resolve_corpus_files
 
 CURVE_FILE = "learning_curve.png"
 
@@ -21,10 +21,17 @@ def write_model_card(
     log_path: Optional[Union[str, Path]] = None,
     data: Optional[str] = None,
     component: str = "xlmr_ner",
+    *,
+    name: Optional[str] = None,
+    version: Optional[str] = None,
+    license: Optional[str] = None,
 ) -> Path:
     """Write `README.md` (and `learning_curve.png` if there is a log) into a
     trained pipeline directory, and add the test metrics and languages to its
-    `meta.json` (`performance["test"]`, `languages`).
+    `meta.json` (`performance["test"]`, `languages`), with the name, version
+    and license given. Also write `LICENSE` and `LICENSES_SOURCES` (the
+    encoder and the training data), the files `spacy package` ships beside
+    the README.
 
     model_dir (Union[str, Path]): The pipeline directory (e.g. model-best).
     metrics (Optional[Dict[str, Dict]]): Test scores per language, as from
@@ -33,10 +40,23 @@ def write_model_card(
         `spacy.ConsoleLogger.v3`), for the curve.
     data (Optional[str]): A description of the training data.
     component (str): The NER component's name.
+    name (Optional[str]): The pipeline's name in `meta.json`, which `spacy
+        package` names the package after (`{lang}_{name}`); None keeps it.
+    version (Optional[str]): The pipeline's version in `meta.json`; None keeps it.
+    license (Optional[str]): The license of the pipeline, e.g. "MIT"; None
+        keeps the one in `meta.json`.
     RETURNS (Path): The README written.
     """
     model_dir = Path(model_dir)
     meta = srsly.read_json(model_dir / "meta.json")
+    if name is not None:
+        if not name.isidentifier():
+            raise ValueError(f"Pipeline name {name!r} is not a Python identifier (as `spacy package` requires)")
+        meta["name"] = name
+    if version is not None:
+        meta["version"] = version
+    if license is not None:
+        meta["license"] = license
     config = load_config(model_dir / "config.cfg", interpolate=True)
     train_langs = _train_langs(config)
     test_langs = [lang for lang in (metrics or {}) if lang != "all"]
@@ -104,6 +124,20 @@ def write_model_card(
         ]
     readme = model_dir / "README.md"
     readme.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    sources = [f"Encoder: {_get(config, 'components.transformer.model.name')}",
+               f"Training data: {data or _data_description(config)}"]
+    (model_dir / "LICENSES_SOURCES").write_text(
+        f"# Sources of {package} {meta['version']}\n\n" + "\n".join(sources)
+        + "\n\nThe licenses of these sources apply to the pipeline as well as its own (LICENSE).\n",
+        encoding="utf-8",
+    )
+    if license is not None or not (model_dir / "LICENSE").exists():
+        own = f"is released under the {meta['license']} license" if meta.get("license") else "has no license given"
+        (model_dir / "LICENSE").write_text(
+            f"{package} {meta['version']} {own}.\nIt derives from the sources in LICENSES_SOURCES, "
+            "whose licenses apply as well.\n",
+            encoding="utf-8",
+        )
     meta["languages"] = list(dict.fromkeys(train_langs + test_langs))
     if metrics:
         keep = ("ents_p", "ents_r", "ents_f", "ents_per_type", "untyped_f", "token_acc", "n_docs")
@@ -123,19 +157,28 @@ def _get(config: Dict, dotted: str) -> Any:
     return node
 
 
+def _train_layout(config: Dict) -> Optional[str]:
+    try:
+        return corpus_layout(Path(_get(config, "corpora.train.path")), "train")
+    except (TypeError, ValueError):
+        return None  # the corpus is not on this machine: the config says it all
+
+
 def _train_langs(config: Dict) -> List[str]:
+    path = _get(config, "corpora.train.path")
+    layout = _train_layout(config)
+    if layout in (FILE, DIRECTORY):
+        return []  # `langs` selects from a {lang}/{split}.spacy corpus only
     langs = parse_langs(_get(config, "corpora.train.langs"))
-    if langs == [ALL]:
-        path = _get(config, "paths.train")
-        try:
-            return [p.parent.name for p in resolve_corpus_files(Path(path), "train", "all")]
-        except (TypeError, ValueError):
-            return [ALL]
+    if langs == [ALL] and layout == LANGUAGES:
+        return [p.parent.name for p in resolve_corpus_files(Path(path), "train", ALL)]
     return langs
 
 
 def _data_description(config: Dict) -> str:
     limit = _get(config, "corpora.train.limit")
+    if _train_layout(config) in (FILE, DIRECTORY):
+        return f"`{_get(config, 'paths.train')}` ({f'first {limit} sentences of each file' if limit else 'all sentences'})"
     per_lang = f"first {limit} sentences per language" if limit else "all sentences"
     return f"`{_get(config, 'paths.train')}` (train split, {per_lang})"
 

@@ -7,17 +7,15 @@ from typing import Callable, Iterable, Iterator, List, Sequence, Tuple, Union
 import srsly
 from spacy import util
 from spacy.language import Language
-from spacy.pipeline.pipe import deserialize_config
 from spacy.tokens import Doc
-from spacy.util import minibatch
 from spacy.vocab import Vocab
 from spacy_transformers.data_classes import FullTransformerBatch
-from spacy_transformers.data_classes import HFObjects
+from spacy_transformers.pipeline_component import Transformer
 from spacy_transformers.util import get_torch_default_device
-from spacy_transformers.pipeline_component import Transformer, install_extensions
 from thinc.api import Config, Model
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
+from .._compat import hf_objects, init_configs, read_cfg, set_hf_objects, transformer_pipe
 from ..models.precision import PRECISIONS, cast_bf16, quantize_int8
 
 DEFAULT_CONFIG_STR = """
@@ -136,14 +134,12 @@ class XLMRTransformer(Transformer):
         batch_size (int): Documents buffered and sorted together.
         YIELDS (Doc): The documents, with `doc._.trf_data` set.
         """
-        install_extensions()
-        for outer_batch in minibatch(stream, batch_size):
-            outer_batch = list(outer_batch)
-            sizes = self.window_sizes(outer_batch)
-            for indices in batch_by_padded_size(sizes, self.cfg["max_batch_items"]):
-                subbatch = [outer_batch[i] for i in indices]
-                self.set_annotations(subbatch, self.predict(subbatch))
-            yield from outer_batch
+        return transformer_pipe(
+            self,
+            stream,
+            batch_size,
+            lambda docs: batch_by_padded_size(self.window_sizes(docs), self.cfg["max_batch_items"]),
+        )
 
     def window_sizes(self, docs: Sequence[Doc]) -> List[Tuple[int, int]]:
         """The encoder input each doc makes.
@@ -228,7 +224,7 @@ class XLMRTransformer(Transformer):
         util.to_disk(path, serialize, exclude)
 
     def _save_model(self, path: Path) -> None:
-        hf = self.model.layers[0].shims[0]._hfmodel
+        hf = hf_objects(self.model)
         if hf.transformer is None:  # never initialized: nothing but settings
             path.write_bytes(self.model.to_bytes())
             return
@@ -260,7 +256,7 @@ class XLMRTransformer(Transformer):
         if (Path(path) / "model").is_dir():
             deserialize = {
                 "vocab": self.vocab.from_disk,
-                "cfg": lambda p: self.cfg.update(deserialize_config(p)),
+                "cfg": lambda p: self.cfg.update(read_cfg(p)),
                 "model": self._load_model,
             }
             util.from_disk(path, deserialize, exclude)
@@ -270,16 +266,15 @@ class XLMRTransformer(Transformer):
         return self
 
     def _load_model(self, path: Path) -> None:
-        tok_config = dict(self.model._init_tokenizer_config)
-        trf_config = dict(self.model._init_transformer_config, return_dict=True)
+        tok_config, trf_config = init_configs(self.model)
+        trf_config["return_dict"] = True
         tokenizer = AutoTokenizer.from_pretrained(str(path), **tok_config)
         config = AutoConfig.from_pretrained(str(path), **trf_config)
         transformer = AutoModel.from_pretrained(str(path), config=config)
         transformer.to(get_torch_default_device())
         vocab_file = getattr(tokenizer, "vocab_file", None)
         contents = Path(vocab_file).read_bytes() if vocab_file and Path(vocab_file).is_file() else None
-        hf = HFObjects(tokenizer, transformer, contents, tok_config, trf_config)
-        self.model.attrs["set_transformer"](self.model, hf)
+        set_hf_objects(self.model, tokenizer, transformer, contents, tok_config, trf_config)
 
     def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()) -> "XLMRTransformer":
         """Load the component from bytes, then apply `precision` and

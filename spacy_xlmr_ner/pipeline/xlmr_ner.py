@@ -1,19 +1,20 @@
 """The `xlmr_ner` component: token classification over IOB2 tags on top of a
 transformer, with constrained decoding into `doc.ents`."""
 from itertools import islice
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Iterable, List, Optional, Tuple
 
 import numpy
 from spacy.language import Language
-from spacy.pipeline import TrainablePipe
 from spacy.tokens import Doc, SpanGroup
-from spacy.training import Example, validate_examples, validate_get_examples
+from spacy.training import Example, validate_examples
 from spacy.training.iob_utils import biluo_to_iob
 from spacy.vocab import Vocab
-from thinc.api import Config, Model, Optimizer, set_dropout_rate
+from thinc.api import Config, Model
 from thinc.types import Floats2d
 
 from ..decoding import allowed_transitions, iob_labels, tags_to_spans, viterbi_decode
+from ..vectors import set_entity_vectors
+from .entity_pipe import ASSIGNS, LISTENER_CONFIG, SCORE_WEIGHTS, SHARED_DEFAULTS, EntityPipe, masked_cross_entropy
 
 DEFAULT_SPANS_KEY = "xlmr_ner"
 
@@ -23,33 +24,19 @@ default_model_config = """
 nO = null
 dropout = 0.1
 init_scale = 0.02
-
-[model.tok2vec]
-@architectures = "spacy-xlmr-ner.TransformerListener.v1"
-grad_factor = 1.0
-upstream = "*"
-
-[model.tok2vec.pooling]
-@layers = "spacy-xlmr-ner.reduce_first.v1"
 """
-DEFAULT_MODEL = Config().from_str(default_model_config)["model"]
+DEFAULT_MODEL = Config().from_str(default_model_config + LISTENER_CONFIG)["model"]
 
 
 @Language.factory(
     "xlmr_ner",
-    assigns=["doc.ents", "token.ent_iob", "token.ent_type", "doc.spans"],
+    assigns=ASSIGNS,
     default_config={
         "model": DEFAULT_MODEL,
         "spans_key": DEFAULT_SPANS_KEY,
-        "head_lr_scale": 10.0,
-        "scorer": {"@scorers": "spacy.ner_scorer.v1"},
+        **SHARED_DEFAULTS,
     },
-    default_score_weights={
-        "ents_f": 1.0,
-        "ents_p": 0.0,
-        "ents_r": 0.0,
-        "ents_per_type": None,
-    },
+    default_score_weights=SCORE_WEIGHTS,
 )
 def make_xlmr_ner(
     nlp: Language,
@@ -58,6 +45,7 @@ def make_xlmr_ner(
     spans_key: str,
     head_lr_scale: float,
     scorer: Optional[Callable],
+    entity_vectors: bool = True,
 ) -> "XLMRNER":
     """Create an `xlmr_ner` component: named entities from a token classifier
     over IOB2 tags, decoded with a constrained Viterbi search.
@@ -72,16 +60,28 @@ def make_xlmr_ner(
         most of a short run (WikiANN de, 250 steps: dev F1 at step 125 went
         from 55 to 75).
     scorer (Optional[Callable]): The scoring method, `spacy.ner_scorer.v1`.
+    entity_vectors (bool): Whether to set `span._.entity_vector` on every
+        predicted entity (see `spacy_xlmr_ner.vectors`).
     """
-    return XLMRNER(nlp.vocab, model, name, spans_key=spans_key, head_lr_scale=head_lr_scale, scorer=scorer)
+    return XLMRNER(
+        nlp.vocab,
+        model,
+        name,
+        spans_key=spans_key,
+        head_lr_scale=head_lr_scale,
+        scorer=scorer,
+        entity_vectors=entity_vectors,
+    )
 
 
-class XLMRNER(TrainablePipe):
+class XLMRNER(EntityPipe):
     """Named entity recognition as token classification over IOB2 tags.
 
     Entities go to `doc.ents` (through `doc.set_ents`) and to
     `doc.spans[spans_key]`, whose `attrs["scores"]` holds one confidence per
     entity, in order: the mean probability of the entity's decoded tags.
+    With `entity_vectors`, each entity's embedding is `span._.entity_vector`
+    (see `spacy_xlmr_ner.vectors`).
     """
 
     def __init__(
@@ -93,6 +93,7 @@ class XLMRNER(TrainablePipe):
         spans_key: str = DEFAULT_SPANS_KEY,
         head_lr_scale: float = 10.0,
         scorer: Optional[Callable] = None,
+        entity_vectors: bool = True,
     ) -> None:
         """Initialize the component.
 
@@ -104,49 +105,18 @@ class XLMRNER(TrainablePipe):
         head_lr_scale (float): Learning rate of the output layer, as a multiple
             of the optimizer's.
         scorer (Optional[Callable]): The scoring method.
+        entity_vectors (bool): Whether to set `span._.entity_vector` on the
+            predicted entities.
         """
-        if head_lr_scale <= 0:
-            raise ValueError(f"[xlmr_ner] head_lr_scale must be positive, not {head_lr_scale}")
-        self.vocab = vocab
-        self.model = model
-        self.name = name
-        self.scorer = scorer
-        self.cfg: Dict = {"labels": [], "spans_key": spans_key, "head_lr_scale": head_lr_scale}
-
-    @property
-    def labels(self) -> Tuple[str, ...]:
-        """RETURNS (Tuple[str]): The entity labels."""
-        return tuple(self.cfg["labels"])
-
-    @property
-    def label_data(self) -> List[str]:
-        """RETURNS (List[str]): The entity labels, to pass to `initialize`."""
-        return list(self.labels)
+        super().__init__(
+            vocab, model, name, head_lr_scale=head_lr_scale, scorer=scorer, entity_vectors=entity_vectors,
+            spans_key=spans_key,
+        )
 
     @property
     def tags(self) -> List[str]:
         """RETURNS (List[str]): The IOB2 tags the model predicts, in order."""
         return iob_labels(self.labels)
-
-    def add_label(self, label: str) -> int:
-        """Add an entity label.
-
-        label (str): The label to add.
-        RETURNS (int): 0 if the label is already present, otherwise 1.
-        """
-        if not isinstance(label, str) or not label.strip():
-            raise ValueError(f"[xlmr_ner] Invalid entity label: {label!r}")
-        if label in self.labels:
-            return 0
-        if self.model.has_dim("nO"):
-            raise ValueError(
-                f"[xlmr_ner] Cannot add label {label!r}: the model is already "
-                f"initialized for labels {list(self.labels)}. Give every label "
-                "before `initialize`."
-            )
-        self.cfg["labels"].append(label)
-        self.vocab.strings.add(label)
-        return 1
 
     def predict(self, docs: Iterable[Doc]) -> List[Floats2d]:
         """Compute tag probabilities for a batch of documents, without
@@ -179,53 +149,13 @@ class XLMRNER(TrainablePipe):
             doc.spans[key] = SpanGroup(
                 doc, name=key, spans=spans, attrs={"scores": confidences}
             )
+            if self.entity_vectors:
+                set_entity_vectors(doc, spans)
 
-    def update(
-        self,
-        examples: Iterable[Example],
-        *,
-        drop: float = 0.0,
-        sgd: Optional[Callable] = None,
-        losses: Optional[Dict[str, float]] = None,
-    ) -> Dict[str, float]:
-        """Learn from a batch of examples: predict, compute the loss against
-        the aligned gold entities and backpropagate.
-
-        examples (Iterable[Example]): A batch of examples.
-        drop (float): The dropout rate.
-        sgd (Optional[Callable]): An optimizer; if given, the weights are
-            updated.
-        losses (Optional[Dict[str, float]]): Losses to add this component's to.
-        RETURNS (Dict[str, float]): The updated losses.
-        """
-        if losses is None:
-            losses = {}
-        losses.setdefault(self.name, 0.0)
-        examples = list(examples)
-        validate_examples(examples, "XLMRNER.update")
-        if not any(len(eg.predicted) for eg in examples):
-            return losses
-        set_dropout_rate(self.model, drop)
-        scores, backprop = self.model.begin_update([eg.predicted for eg in examples])
-        loss, d_scores = self.get_loss(examples, scores)
-        backprop(d_scores)
-        if sgd is not None:
-            self.finish_update(sgd)
-        losses[self.name] += loss
-        return losses
-
-    def finish_update(self, sgd: Optimizer) -> None:
-        """Update the component's weights (the output layer; the encoder is the
-        transformer component's) with `head_lr_scale` times the learning rate.
-
-        sgd (Optimizer): The optimizer.
-        """
-        scale = self.cfg.get("head_lr_scale", 1.0)
-        for node in self.model.walk():
-            for name in node.param_names:
-                if node.has_grad(name):
-                    param, grad = sgd((node.id, name), node.get_param(name), node.get_grad(name), lr_scale=scale)
-                    node.set_param(name, param)
+    def model_input(self, docs: List[Doc]) -> Optional[List[Doc]]:
+        """docs (List[Doc]): A batch. RETURNS (Optional[List[Doc]]): The docs,
+        or None when all are empty."""
+        return docs if any(len(doc) for doc in docs) else None
 
     def get_loss(
         self, examples: Iterable[Example], scores: List[Floats2d]
@@ -248,56 +178,13 @@ class XLMRNER(TrainablePipe):
             for eg in examples
             for tag in biluo_to_iob(eg.get_aligned_ner())
         ]
-        ops = self.model.ops
-        filled = [s for s in scores if len(s)]
-        guesses = ops.xp.concatenate(filled) if filled else ops.alloc2f(0, len(tag_ids))
-        truths = ops.asarray1i(truths)
-        known = ops.xp.nonzero(truths >= 0)[0]
-        d_guesses = ops.alloc2f(*guesses.shape)
-        loss = 0.0
-        if len(known):
-            gold = truths[known]
-            d_guesses[known] = guesses[known]
-            d_guesses[known, gold] -= 1.0
-            d_guesses /= len(known)
-            loss = float(-ops.xp.log(guesses[known, gold] + 1e-12).mean())
-        d_scores = []
-        start = 0
-        for s in scores:
-            d_scores.append(d_guesses[start : start + len(s)])
-            start += len(s)
-        return loss, d_scores
+        return masked_cross_entropy(self.model.ops, scores, numpy.asarray(truths, dtype="int32"))
 
-    def initialize(
-        self,
-        get_examples: Callable[[], Iterable[Example]],
-        *,
-        nlp: Optional[Language] = None,
-        labels: Optional[Sequence[str]] = None,
-    ) -> None:
-        """Initialize the component: take the labels (given, or every entity
-        label in the training examples, sorted) and build the model's layers.
+    def initialize_model(self, get_examples: Callable[[], Iterable[Example]]) -> None:
+        """Build the model's layers once the labels are known.
 
         get_examples (Callable[[], Iterable[Example]]): The training examples.
-        nlp (Optional[Language]): The current nlp object.
-        labels (Optional[Sequence[str]]): Entity labels to use instead of the
-            ones found in the examples.
         """
-        validate_get_examples(get_examples, "XLMRNER.initialize")
-        if labels is not None:
-            for label in labels:
-                self.add_label(label)
-        else:
-            found = set()
-            for eg in get_examples():
-                found.update(ent.label_ for ent in eg.reference.ents)
-            for label in sorted(found):
-                self.add_label(label)
-        if not self.labels:
-            raise ValueError(
-                "[xlmr_ner] No entity labels: the training examples have no "
-                "entities and no labels were given to `initialize`."
-            )
         n_tags = len(self.tags)
         doc_sample = [eg.reference for eg in islice(get_examples(), 10)]
         label_sample = [numpy.zeros((len(doc), n_tags), dtype="f") for doc in doc_sample]

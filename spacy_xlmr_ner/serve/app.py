@@ -56,8 +56,8 @@ def create_app(
       within `timeout`.
     - `GET /`: the demo page. `GET /health`: `{"status": "ok", "pending": n}`,
       n requests queued or running. `GET /meta`: the pipeline's name, lang,
-      version, description, components, labels, languages, performance (see
-      `describe`) and the limits.
+      version, source, description, components, labels, languages,
+      performance (see `describe`) and the limits.
 
     nlp_or_path (Union[Language, str, Path]): A pipeline, or a directory or
         package name to load (with `hf`, a Hugging Face checkpoint).
@@ -71,10 +71,13 @@ def create_app(
     RETURNS (FastAPI): The application, e.g. for `uvicorn.run`.
     """
     limits = Limits(max_bytes=max_bytes, max_texts=max_texts, max_chars=max_chars, timeout=timeout)
-    nlp = nlp_or_path if isinstance(nlp_or_path, Language) else load_pipeline(nlp_or_path, hf=hf)
+    if isinstance(nlp_or_path, Language):
+        nlp, source = nlp_or_path, None
+    else:
+        nlp, source = load_pipeline(nlp_or_path, hf=hf), nlp_or_path
     annotator = Annotator(nlp, batch_size=batch_size)
     logger.info("Pipeline ready (warm-up %.2f s)", annotator.warm_up())
-    info = describe(nlp)
+    info = describe(nlp, source)
     page = render_page(info, limits)
 
     @asynccontextmanager
@@ -84,7 +87,7 @@ def create_app(
 
     app = FastAPI(
         title=f"{info['lang']}_{info['name']} named entities",
-        version=str(info["version"]),
+        version=str(info["version"] or "unversioned"),
         description="Named entities with character offsets and confidence, from an `xlmr_ner` spaCy pipeline.",
         lifespan=lifespan,
     )

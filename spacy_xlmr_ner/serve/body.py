@@ -3,9 +3,10 @@ each failure a `RequestError` with an HTTP status and a message saying what is
 wrong."""
 import json
 from dataclasses import dataclass
-from typing import Any, List
+from typing import TYPE_CHECKING, Any, List
 
-from starlette.requests import Request
+if TYPE_CHECKING:  # the CLI imports Limits before it knows the serve extra is installed
+    from starlette.requests import Request
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ def json_type(value: Any) -> str:
     return _JSON_TYPES.get(type(value), type(value).__name__)
 
 
-async def read_body(request: Request, max_bytes: int) -> bytes:
+async def read_body(request: "Request", max_bytes: int) -> bytes:
     """Read a request body, refusing it as soon as it is over `max_bytes`:
     from its Content-Length header before reading, and while streaming for
     chunked bodies or a header that understates the size.

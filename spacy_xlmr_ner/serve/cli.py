@@ -3,18 +3,75 @@
 xlmr-ner-serve training/xlmr_ner_demo/model-best --port 8000
 xlmr-ner-serve xx_xlmr_ner_demo --host 0.0.0.0
 xlmr-ner-serve path/to/hf-ner-checkpoint --hf
+
+Imports nothing of the `serve` extra at module level: without it, the command
+stops with a message saying what to install.
 """
 import copy
+import ctypes
 import logging.config
+import os
+import signal
+import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any, Dict, Optional
 
 import typer
 from wasabi import msg
 
-from .app import DEFAULT_LIMITS
+from . import SERVE_EXTRA, MissingServeExtra, import_serve_module
+from .body import Limits
 
 app = typer.Typer(add_completion=False)
+DEFAULT_LIMITS = Limits()
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def _terminate_self(*_: Any) -> None:
+    # SIGTERM is what uvicorn shuts down cleanly on (and, before uvicorn
+    # runs, what ends the process at once).
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def exit_with_parent(poll_seconds: float = 1.0) -> None:
+    """Get SIGTERM when the process that started this one ends, however it
+    ends (SIGKILL included). `spacy project run` starts each script line as a
+    child process and does not stop it when it is stopped itself, so without
+    this the server would keep its port.
+
+    On Linux the kernel sends the signal (`prctl(PR_SET_PDEATHSIG)`);
+    elsewhere a daemon thread checks every `poll_seconds` whether the parent
+    process changed.
+
+    poll_seconds (float): How often the fallback thread checks.
+    """
+    parent = os.getppid()
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) == 0:
+                # The parent may have ended before prctl took effect.
+                if os.getppid() != parent:
+                    _terminate_self()
+                return
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_seconds)
+        _terminate_self()
+
+    threading.Thread(target=watch, name="xlmr-ner-parent-watch", daemon=True).start()
+
+
+def stop_on_hangup() -> None:
+    """Shut the server down cleanly on SIGHUP (the terminal closed), as on
+    SIGTERM, unless SIGHUP is ignored (`nohup`)."""
+    if hasattr(signal, "SIGHUP") and signal.getsignal(signal.SIGHUP) is signal.SIG_DFL:
+        signal.signal(signal.SIGHUP, _terminate_self)
 
 
 def logging_config(log_file: Optional[Path]) -> Dict[str, Any]:
@@ -59,13 +116,25 @@ def serve(
     batch_size: int = typer.Option(16, min=1, help="Texts per nlp.pipe batch"),
     gpu_id: int = typer.Option(-1, help="GPU to run the pipeline on; -1 for CPU"),
     log_file: Optional[Path] = typer.Option(None, help="Also append the server and access log to this file"),
+    exit_with_parent_: bool = typer.Option(
+        False,
+        "--exit-with-parent",
+        help="Stop when the process that started the server ends, even if it is killed (what `spacy project run serve` uses)",
+    ),
 ):
     """Serve a pipeline: a demo page at /, entities at POST /ner, and GET
     /health and /meta (docs at /docs)."""
+    if exit_with_parent_:
+        exit_with_parent()
+    try:
+        create_app = import_serve_module(".app").create_app
+        uvicorn = import_serve_module("uvicorn")
+    except MissingServeExtra as err:
+        # The command on a line of its own: wasabi would wrap it mid-way.
+        msg.fail(f"Not installed: {err.name}, from the serve extra. Install it with:")
+        print(f"    {SERVE_EXTRA}\n")
+        sys.exit(1)
     import spacy
-    import uvicorn
-
-    from .app import create_app
 
     log_config = logging_config(log_file)
     logging.config.dictConfig(log_config)
@@ -84,6 +153,7 @@ def serve(
         )
     except (OSError, ValueError) as err:
         msg.fail(f"Cannot load {pipeline}", str(err), exits=1)
+    stop_on_hangup()
     uvicorn.run(api, host=host, port=port, log_config=log_config)
 
 

@@ -1,11 +1,12 @@
 """Loading the pipeline to serve, and describing it for `GET /meta`."""
-import math
+import os
 from pathlib import Path
-from typing import Any, Dict, Union
+from typing import Any, Dict, Optional, Union
 
 import spacy
 from spacy.language import Language
 
+from ..io.output import nan_to_none
 from .worker import ner_component
 
 
@@ -31,35 +32,57 @@ def load_pipeline(name_or_path: Union[str, Path], *, hf: bool = False) -> Langua
     return spacy.load(name_or_path)
 
 
-def _finite(value: Any) -> Any:
-    """JSON has no NaN or infinity: such scores become null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: _finite(v) for key, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
+# What spaCy's `Language.meta` says when meta.json does not (a training
+# directory before the model card step): not names to show.
+SPACY_DEFAULT_NAME, SPACY_DEFAULT_VERSION = "pipeline", "0.0.0"
+# The directories `spacy train` saves into, named after nothing in particular.
+TRAINING_OUTPUTS = ("model-best", "model-last")
 
 
-def describe(nlp: Language) -> Dict[str, Any]:
+def display_name(source: Union[str, Path]) -> str:
+    """A name for a pipeline whose meta has none of its own.
+
+    source (Union[str, Path]): Where it was loaded from: a directory, a
+        package or a Hugging Face checkpoint.
+    RETURNS (str): The directory's (or package's) name; for `spacy train`'s
+        model-best and model-last, the name of the directory above.
+    """
+    path = Path(os.path.abspath(source))
+    if path.name in TRAINING_OUTPUTS and path.parent.name:
+        return path.parent.name
+    return path.name or str(source)
+
+
+def describe(nlp: Language, source: Optional[Union[str, Path]] = None) -> Dict[str, Any]:
     """What `GET /meta` tells about a pipeline, from `nlp.meta` (the model
     card) and its `xlmr_ner` component.
 
     nlp (Language): The pipeline.
-    RETURNS (Dict[str, Any]): "name", "lang", "version", "description",
-        "pipeline" (component names), "labels" (of the `xlmr_ner` component;
-        [] without one),
-        "languages" (`meta["languages"]`, [] if absent) and "performance"
+    source (Optional[Union[str, Path]]): Where it was loaded from, as given
+        (a directory, package name or checkpoint); None: `nlp.path`, the
+        directory it was last read from, if any.
+    RETURNS (Dict[str, Any]): "name" (the meta's; if that is spaCy's default
+        "pipeline", the source's `display_name`), "lang", "version" (the
+        meta's; "" for spaCy's default "0.0.0"), "source" (as a string; ""
+        if unknown), "description", "pipeline" (component names), "labels"
+        (of the `xlmr_ner` component; [] without one), "languages"
+        (`meta["languages"]`, [] if absent) and "performance"
         (`meta["performance"]`, {} if absent, e.g. per-language test metrics).
     """
     meta = nlp.meta
     ner = ner_component(nlp)
-    return _finite(
+    if source is None:
+        source = nlp.path
+    name = meta.get("name", "")
+    if name in ("", SPACY_DEFAULT_NAME) and source is not None:
+        name = display_name(source)
+    version = meta.get("version", "")
+    return nan_to_none(
         {
-            "name": meta.get("name", ""),
+            "name": name,
             "lang": nlp.lang,
-            "version": meta.get("version", ""),
+            "version": "" if version == SPACY_DEFAULT_VERSION else version,
+            "source": str(source) if source is not None else "",
             "description": meta.get("description", ""),
             "pipeline": list(nlp.pipe_names),
             "labels": list(ner.labels) if ner is not None else [],

@@ -1,14 +1,13 @@
 """Inference off the event loop: one pipeline, one worker thread, a deadline
 per request."""
 import asyncio
-import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, List, Optional
 
 from spacy.language import Language
 
-from ..io.output import doc_entities
+from ..io.output import doc_entities, nan_to_none
 from ..pipeline.xlmr_ner import DEFAULT_SPANS_KEY, XLMRNER
 
 
@@ -87,11 +86,7 @@ class Annotator:
         RETURNS (List[Dict]): Its entities, scores that are not finite numbers
             as None (JSON has no NaN).
         """
-        ents = doc_entities(doc, self.spans_key)
-        for ent in ents:
-            if ent["score"] is not None and not math.isfinite(ent["score"]):
-                ent["score"] = None
-        return ents
+        return nan_to_none(doc_entities(doc, self.spans_key))
 
     def warm_up(self) -> float:
         """Run the pipeline once, so the first request is not the slow one.

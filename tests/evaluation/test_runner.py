@@ -81,3 +81,12 @@ def test_single_files_limit_and_label_map(nlp, iob_dir, tmp_path):
 def test_missing_language_is_a_clear_error(nlp, iob_dir):
     with pytest.raises(ValueError, match="fr"):
         evaluate_per_language(nlp, iob_dir, "de,fr")
+
+
+def test_progress_bar_per_language(nlp, iob_dir, capsys):
+    quiet = evaluate_per_language(nlp, iob_dir, progress=False)
+    assert capsys.readouterr().err == ""
+    shown = evaluate_per_language(nlp, iob_dir, progress=True)
+    err = capsys.readouterr().err
+    assert "de:   0%" in err and "0/2 [" in err and "en:   0%" in err and "0/3 [" in err
+    assert shown["all"]["ents_f"] == quiet["all"]["ents_f"]

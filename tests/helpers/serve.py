@@ -23,14 +23,18 @@ import pytest
 import spacy
 from spacy.training import Example
 
-from helpers import make_nlp
+from helpers import ARTIFACTS_ENV, make_nlp
+from spacy_xlmr_ner.serve.page import EXAMPLES
 
-pytest.importorskip("fastapi", reason="needs the serve extra: pip install -e .[serve]")
-from spacy_xlmr_ner.serve.page import EXAMPLES  # noqa: E402
+# For the test modules that need the serve extra: `needs_serve_extra()` at
+# their top skips them without it.
+SERVE_EXTRA_REASON = 'needs the serve extra: pip install -e ".[serve]"'
 
-from helpers import REPO
-# Screenshots and load-test numbers; CI can keep this folder.
-ARTIFACTS = Path(os.environ.get("XLMR_NER_TEST_ARTIFACTS", REPO / "tests" / "artifacts"))
+
+def needs_serve_extra() -> None:
+    """Skip the calling test module unless fastapi and uvicorn are installed."""
+    pytest.importorskip("fastapi", reason=SERVE_EXTRA_REASON)
+    pytest.importorskip("uvicorn", reason=SERVE_EXTRA_REASON)
 
 # The entities of every page example, in order.
 EXAMPLE_ENTITIES: Dict[str, List[Tuple[str, str]]] = {
@@ -100,6 +104,14 @@ def train_pipeline(encoder: Path, out_dir: Path, max_iter: int = 400) -> Path:
 _CACHE: Dict[str, Path] = {}
 
 
+def blank_pipeline(path: Path) -> Path:
+    """A blank `xx` pipeline (no components: every text has no entities),
+    saved to `path` with spaCy's default meta, as `spacy train` leaves it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    spacy.blank("xx").to_disk(path)
+    return path
+
+
 @pytest.fixture(scope="session")
 def served_pipeline(tiny_encoder, tmp_path_factory) -> Path:
     """The tiny trained pipeline's directory, built once per session (the
@@ -108,6 +120,17 @@ def served_pipeline(tiny_encoder, tmp_path_factory) -> Path:
     if "path" not in _CACHE:
         _CACHE["path"] = train_pipeline(tiny_encoder, tmp_path_factory.mktemp("served") / "pipeline")
     return _CACHE["path"]
+
+
+@pytest.fixture
+def artifacts_dir(tmp_path) -> Path:
+    """Where a test writes what people may want to look at (a screenshot,
+    load-test numbers): the folder $XLMR_NER_TEST_ARTIFACTS names (CI keeps
+    it), else the test's tmp_path."""
+    kept = os.environ.get(ARTIFACTS_ENV)
+    folder = Path(kept) if kept else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def free_port() -> int:

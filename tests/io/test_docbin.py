@@ -129,6 +129,14 @@ def test_convert_iob_dir_langs_splits_limit(tmp_path):
     assert not (tmp_path / "out" / "zh").exists()
 
 
+def test_convert_iob_dir_progress_bar_of_files(tmp_path, capsys):
+    corpus = write_corpus(tmp_path / "in", {"de/train.iob": TRAIN_DE, "de/dev.iob": DEV_DE, "zh/train.iob": TRAIN_ZH})
+    convert_iob_dir(corpus, tmp_path / "out", splits=["train"], progress=False)
+    assert capsys.readouterr().err == ""
+    convert_iob_dir(corpus, tmp_path / "out", splits=["train"], progress=True)
+    assert "0/2 [" in capsys.readouterr().err
+
+
 def test_convert_iob_dir_missing_split_for_one_language(tmp_path):
     corpus = write_corpus(tmp_path / "in", {"de/train.iob": TRAIN_DE, "de/dev.iob": DEV_DE, "zh/train.iob": TRAIN_ZH})
     with pytest.raises(FileNotFoundError, match=r"Missing IOB files: .*zh/dev\.iob$"):

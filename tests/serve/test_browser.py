@@ -1,24 +1,26 @@
 """End to end: the real server (`xlmr-ner-serve` in a subprocess on
 127.0.0.1) and its page driven in headless Chromium through Selenium: type
 multilingual text, click, check the highlighted entities and the direction of
-the Arabic text; a screenshot goes to tests/artifacts/ (or
+the Arabic text; a screenshot goes to the test's tmp_path (or
 $XLMR_NER_TEST_ARTIFACTS)."""
 import os
 from pathlib import Path
 
 import pytest
 
-from helpers.serve import (  # noqa: F401
-    ARTIFACTS,
+from helpers.serve import (  # noqa: F401 (artifacts_dir, served_pipeline: fixtures)
     EMOJI_ENTITIES,
     EMOJI_TEXT,
     EXAMPLE_ENTITIES,
     EXAMPLE_TEXT,
+    artifacts_dir,
+    needs_serve_extra,
     post_json,
     running_server,
     served_pipeline,
 )
 
+needs_serve_extra()
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 pytestmark = [
     pytest.mark.slow,
@@ -71,7 +73,7 @@ def page_entities(driver):
     )
 
 
-def test_page_finds_and_draws_entities(server, browser):
+def test_page_finds_and_draws_entities(server, browser, artifacts_dir):
     browser.get(server.url + "/")
     assert "named entities" in browser.title
     buttons = {b.get_attribute("data-lang") for b in browser.find_elements(By.CSS_SELECTOR, "#examples button")}
@@ -114,8 +116,7 @@ def test_page_finds_and_draws_entities(server, browser):
     rendered = page_entities(browser)
     assert rendered[0]["ents"] == [list(e) for e in EMOJI_ENTITIES]
     assert [block["ents"] for block in rendered[1:]] == [[list(e) for e in EXAMPLE_ENTITIES[lang]] for lang in TYPED]
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    screenshot = ARTIFACTS / "serve_page.png"
+    screenshot = artifacts_dir / "serve_page.png"
     assert browser.save_screenshot(str(screenshot)) and screenshot.stat().st_size > 10_000
     print(f"\nscreenshot: {screenshot}")
 

