@@ -18,11 +18,12 @@ app = typer.Typer(add_completion=False)
 def main(
     model: Path = typer.Argument(..., exists=True, file_okay=False, help="Trained pipeline directory"),
     output_dir: Path = typer.Argument(..., help="Directory for the package directory"),
-    log: Path = typer.Option(..., help="File for the output of `spacy package`"),
+    log: Optional[Path] = typer.Option(None, help="File for the output of `spacy package` (default: OUTPUT_DIR/package.log)"),
     name: Optional[str] = typer.Option(None, help="Package name (default: the meta's)"),
     version: Optional[str] = typer.Option(None, help="Package version (default: the meta's)"),
 ):
     """Run `spacy package MODEL OUTPUT_DIR --build wheel --force` quietly; on failure, print the end of its log."""
+    log = log or output_dir / "package.log"
     try:
         wheel = build_pipeline_wheel(model, output_dir, log, name=name, version=version)
     except (ImportError, PackagingError) as err:

@@ -11,12 +11,25 @@ from spacy_xlmr_ner.extras import MissingExtra, import_extra, require_extra
 
 
 def extras():
+    """Each extra's packages, with the extras it names (`spacy-xlmr-ner[a,b]`) expanded."""
     config = configparser.ConfigParser()
     config.read(REPO / "setup.cfg")
-    return {
-        extra: {re.split(r"[<>=!~ ;\[]", line)[0].lower() for line in value.split("\n") if line.strip()}
+    lines = {
+        extra: [line.strip() for line in value.split("\n") if line.strip()]
         for extra, value in config["options.extras_require"].items()
     }
+
+    def packages(extra):
+        found = set()
+        for line in lines[extra]:
+            included = re.fullmatch(r"spacy-xlmr-ner\[([a-z,]+)\]", line)
+            if included:
+                found |= set().union(*(packages(name) for name in included.group(1).split(",")))
+            else:
+                found.add(re.split(r"[<>=!~ ;\[]", line)[0].lower())
+        return found
+
+    return {extra: packages(extra) for extra in lines}
 
 
 def test_each_extra_holds_what_its_workflow_imports():
@@ -28,6 +41,8 @@ def test_each_extra_holds_what_its_workflow_imports():
     # The demo builds the encoder, writes the card, packages, and `serve` runs after it.
     assert found["package"] | found["serve"] | found["experiments"] <= found["demo"]
     assert {"pytest", "httpx", "hypothesis", "seqeval"} <= found["test"]
+    # The tests run every workflow's code.
+    assert set().union(*(found[extra] for extra in found if extra != "test")) <= found["test"]
 
 
 def test_ci_installs_every_extra():

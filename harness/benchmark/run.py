@@ -1,6 +1,7 @@
-"""The benchmark: `xlmr_ner`, spaCy's `transformer` + `ner`, and the
-reference recipe, trained on the same encoder, data and budget, and measured
-side by side in one run.
+"""The benchmark: `xlmr_ner`, the span component `xlmr_span_ner`, spaCy's
+`transformer` + `ner`, the reference recipe and (optionally) SpanMarker,
+trained on the same encoder, data and budget, and measured side by side in
+one run. `BenchSettings.systems` picks which of them run.
 
 Every training run and measurement is a process of its own, so that wall
 time, threads and peak RSS belong to one system. Results of finished steps
@@ -35,6 +36,13 @@ from . import timing
 from .measure import last_json
 
 REFERENCE = "reference"
+SPANMARKER = "spanmarker"
+# Every system the benchmark knows, in the order they train and are reported.
+SYSTEMS = ("xlmr_ner", "xlmr_span_ner", "spacy_ner", REFERENCE, SPANMARKER)
+# The systems of a run that names none: SpanMarker is slow and optional.
+DEFAULT_SYSTEMS = ("xlmr_ner", "xlmr_span_ner", "spacy_ner", REFERENCE)
+# The speed variant of `xlmr_ner` with its entity vectors turned off at load.
+NO_VECTORS = "novec"
 
 
 @dataclass
@@ -49,7 +57,11 @@ class BenchSettings(Budget):
     n_speed (int): Raw texts for the speed measurements: the first test
         sentences of `lang`.
     batch_size (int): Sentences per step, for every system.
+    systems (List[str]): Which systems run, among `SYSTEMS`: "xlmr_ner",
+        "xlmr_span_ner", "spacy_ner", "reference" (every learning rate of
+        `reference_lrs`) and "spanmarker". Default: all but "spanmarker".
     xlmr_config (str): Config of `xlmr_ner`.
+    span_config (str): Config of `xlmr_span_ner`.
     spacy_config (str): Config of spaCy's `transformer` + `ner`.
     reference_lrs (List[float]): Peak learning rates of the reference recipe;
         its best in-language F1 counts.
@@ -57,6 +69,11 @@ class BenchSettings(Budget):
     precisions (List[str]): Reduced CPU precisions to measure `xlmr_ner` at
         as well ("int8", "bf16"), on the same trained pipeline.
     hf_batch_size (int): Batch size of the reference's `transformers.pipeline`.
+    spanmarker_lr (float): SpanMarker's peak learning rate.
+    spanmarker_entity_max_length (int): SpanMarker's longest candidate span, in words.
+    spanmarker_model_max_length (int): SpanMarker's encoder input length, in pieces.
+    no_vector_speed (bool): Time `xlmr_ner` with `entity_vectors` off as
+        well (variant "novec"; its accuracy is that of `xlmr_ner`).
     speed_passes (int): Rounds of speed measurements, each timing every
         system in turn in a fresh process; a system's fastest pass counts, and
         its median peak RSS. Changing it keeps the finished steps.
@@ -71,12 +88,18 @@ class BenchSettings(Budget):
     n_dev: int = field(default=200, kw_only=True)
     n_speed: int = 1000
     batch_size: int = 16
+    systems: List[str] = field(default_factory=lambda: list(DEFAULT_SYSTEMS))
     xlmr_config: str = "configs/cpu.cfg"
+    span_config: str = "configs/cpu_spans.cfg"
     spacy_config: str = "bench/spacy_ner.cfg"
     reference_lrs: List[float] = field(default_factory=lambda: [5e-5, 2e-4])
     threads: List[int] = field(default_factory=lambda: [1, os.cpu_count() or 1])
     precisions: List[str] = field(default_factory=lambda: ["int8", "bf16"])
     hf_batch_size: int = 32
+    spanmarker_lr: float = 5e-5
+    spanmarker_entity_max_length: int = 8
+    spanmarker_model_max_length: int = 256
+    no_vector_speed: bool = False
     speed_passes: int = 3
     seed: int = 0
 
@@ -93,12 +116,19 @@ class BenchSettings(Budget):
         if unknown:
             reduced = [p for p in PRECISIONS if p != "fp32"]
             raise ValueError(f"precisions must be among {reduced}, not {unknown}")
+        self.systems = split_list(self.systems)
+        unknown = [name for name in self.systems if name not in SYSTEMS]
+        if unknown or not self.systems:
+            raise ValueError(f"systems must be one or more of {list(SYSTEMS)}, not {self.systems}")
+        self.systems = [name for name in SYSTEMS if name in self.systems]
+        if REFERENCE in self.systems and not self.reference_lrs:
+            raise ValueError("The reference runs at the learning rates of reference_lrs: give at least one")
         if self.speed_passes < 1:
             raise ValueError(f"speed_passes must be at least 1, not {self.speed_passes}")
 
 
 # Settings that only add or drop measurements: a change keeps finished steps.
-KEEPS_STEPS = ("speed_passes", "precisions")
+KEEPS_STEPS = ("speed_passes", "precisions", "systems", "no_vector_speed")
 
 
 def run_measured(cmd: Sequence[str], log_path: Path) -> Dict[str, Any]:
