@@ -12,6 +12,8 @@ import typer
 from wasabi import msg
 
 from spacy_xlmr_ner.io.output import doc_entities
+from spacy_xlmr_ner.pipeline.entity_pipe import find_entity_pipe
+from spacy_xlmr_ner.pipeline.xlmr_ner import DEFAULT_SPANS_KEY
 
 app = typer.Typer(add_completion=False)
 
@@ -27,10 +29,12 @@ def main(
 ):
     """Run the pipeline on every line and print its entities with scores."""
     nlp = spacy.load(model)
+    ner = find_entity_pipe(nlp)
+    spans_key = ner.cfg["spans_key"] if ner is not None else DEFAULT_SPANS_KEY
     lines = [line for line in texts.read_text(encoding="utf-8").splitlines() if line.strip()]
     results = []
     for text, doc in zip(lines, nlp.pipe(lines)):
-        ents = doc_entities(doc)
+        ents = doc_entities(doc, spans_key)
         results.append({"text": text, "entities": ents})
         print(text)
         for ent in ents:

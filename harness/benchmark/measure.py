@@ -8,26 +8,29 @@ from typing import Dict, List, Optional
 
 import torch
 import typer
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Span
 from spacy.training import Example, biluo_tags_to_spans, iob_to_biluo
+from spacy.util import filter_spans
 
 from spacy_xlmr_ner.evaluation.metrics import score_examples
 from spacy_xlmr_ner.io.readers import read_gold_docs
 from .timing import peak_rss_mb, read_texts, speed_record, time_texts
 
-SYSTEMS = ("spacy", "hf")
+SYSTEMS = ("spacy", "hf", "spanmarker")
 
 app = typer.Typer(add_completion=False, help=__doc__)
 
 
-def load_system(system: str, model: Path, precision: str = "fp32"):
+def load_system(system: str, model: Path, precision: str = "fp32", entity_vectors: bool = True):
     """Load a trained system for prediction.
 
-    system (str): "spacy" (a pipeline directory) or "hf" (a saved
-        token-classification model).
+    system (str): "spacy" (a pipeline directory), "hf" (a saved
+        token-classification model) or "spanmarker" (a saved SpanMarker model).
     model (Path): Its directory.
     precision (str): "fp32", "int8" or "bf16" (spaCy pipelines with an `xlmr_transformer`).
-    RETURNS: The spaCy `Language`, or the Hugging Face pipeline.
+    entity_vectors (bool): False turns off the entity vectors of the
+        pipeline's components that have them (spaCy pipelines only).
+    RETURNS: The spaCy `Language`, the Hugging Face pipeline, or the `SpanMarkerModel`.
     """
     if system not in SYSTEMS:
         raise ValueError(f"system must be one of {SYSTEMS}, not {system!r}")
@@ -37,17 +40,26 @@ def load_system(system: str, model: Path, precision: str = "fp32"):
         from .timing import hf_pipeline
 
         return hf_pipeline(model)
+    if system == "spanmarker":
+        if precision != "fp32":
+            raise ValueError("SpanMarker runs in fp32 only")
+        from .spanmarker import load_spanmarker
+
+        return load_spanmarker(model)
     import spacy
 
-    config = {"components": {"transformer": {"precision": precision}}} if precision != "fp32" else {}
-    return spacy.load(model, config=config)
+    components: Dict[str, Dict] = {"transformer": {"precision": precision}} if precision != "fp32" else {}
+    if not entity_vectors:
+        pipes = spacy.util.load_config(Path(model) / "config.cfg")["components"]
+        components.update({name: {"entity_vectors": False} for name, cfg in pipes.items() if "entity_vectors" in cfg})
+    return spacy.load(model, config={"components": components} if components else {})
 
 
 def predict_gold_tokens(system: str, predictor, gold: List[Doc]) -> List[Example]:
     """Annotate the gold tokenization of each doc (as `spacy evaluate` and
     seqeval on word-level tags do), so every system sees the same words.
 
-    system (str): "spacy" or "hf".
+    system (str): "spacy", "hf" or "spanmarker".
     predictor: As from `load_system`.
     gold (List[Doc]): Gold docs.
     RETURNS (List[Example]): Predictions paired with the gold docs.
@@ -55,6 +67,15 @@ def predict_gold_tokens(system: str, predictor, gold: List[Doc]) -> List[Example
     if system == "spacy":
         inputs = [Doc(predictor.vocab, words=[t.text for t in doc], spaces=[bool(t.whitespace_) for t in doc]) for doc in gold]
         predicted = list(predictor.pipe(inputs))
+    elif system == "spanmarker":
+        from .spanmarker import predict_spans
+
+        predicted = []
+        for doc, spans in zip(gold, predict_spans(predictor, [[t.text for t in doc] for doc in gold])):
+            pred = Doc(doc.vocab, words=[t.text for t in doc], spaces=[bool(t.whitespace_) for t in doc])
+            # SpanMarker's own decoding keeps spans apart; filter_spans only guards set_ents.
+            pred.set_ents(filter_spans([Span(pred, start, end, label=label) for start, end, label in spans]))
+            predicted.append(pred)
     else:
         from .reference import predict_words
 
@@ -70,7 +91,7 @@ def predict_gold_tokens(system: str, predictor, gold: List[Doc]) -> List[Example
 
 @app.command("accuracy")
 def accuracy_cli(
-    system: str = typer.Argument(..., help="spacy or hf"),
+    system: str = typer.Argument(..., help="spacy, hf or spanmarker"),
     model: Path = typer.Argument(..., help="Trained pipeline or model directory", exists=True),
     test_dir: Path = typer.Argument(..., help="Directory of {lang}/test.iob files", exists=True),
     langs: str = typer.Option("de", help="Test languages, comma-separated"),
@@ -106,12 +127,13 @@ def speed_cli(
     threads: int = typer.Option(1, help="Torch threads"),
     precision: str = typer.Option("fp32", help="fp32, int8 or bf16"),
     repeats: int = typer.Option(1, help="Timed passes; the fastest counts"),
+    entity_vectors: bool = typer.Option(True, help="--no-entity-vectors turns the components' entity vectors off"),
 ) -> None:
     """Words per second of `nlp.pipe` on raw texts, and the process's peak RSS.
     (The reference is timed by `benchmark/timing.py`, in a process without spaCy.)"""
     torch.set_num_threads(threads)
     texts = read_texts(texts_file)
-    nlp = load_system("spacy", model, precision)
+    nlp = load_system("spacy", model, precision, entity_vectors=entity_vectors)
     seconds = min(time_texts(lambda batch: list(nlp.pipe(batch)), texts) for _ in range(max(1, repeats)))
     print(json.dumps(speed_record(texts, seconds, threads)))
 

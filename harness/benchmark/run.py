@@ -223,13 +223,16 @@ class Bench:
         training process's wall seconds and peak RSS, and the model path."""
         s = self.s
         trained = {}
-        for name, config in (("xlmr_ner", s.xlmr_config), ("spacy_ner", s.spacy_config)):
+        configs = (("xlmr_ner", s.xlmr_config), ("xlmr_span_ner", s.span_config), ("spacy_ner", s.spacy_config))
+        for name, config in configs:
+            if name not in s.systems:
+                continue
             log = self.work / name / "train-log.jsonl"
             if log.exists() and not (self.steps_dir / f"train-{name}.json").exists():
                 log.unlink()  # spaCy's logger will not overwrite a log
             result = self.step(f"train-{name}", self.spacy_train_cmd(config, name))
             trained[name] = {**result, "model": str(self.work / name / "model-last"), "system": "spacy"}
-        for lr in s.reference_lrs:
+        for lr in s.reference_lrs if REFERENCE in s.systems else []:
             name = f"{REFERENCE}-lr{lr:g}"
             cmd = [
                 sys.executable, "-m", "harness.benchmark.reference", s.encoder,
@@ -239,6 +242,17 @@ class Bench:
             ]
             result = self.step(f"train-{name}", cmd)
             trained[name] = {**result, "model": str(self.work / name), "system": "hf", "learn_rate": lr}
+        if SPANMARKER in s.systems:
+            cmd = [
+                sys.executable, "-m", "harness.benchmark.spanmarker", "train", s.encoder,
+                str(Path(s.iob_dir) / s.lang / "train.iob"), str(self.work / SPANMARKER),
+                "--n-train", str(s.n_train), "--epochs", str(s.epochs), "--batch-size", str(s.batch_size),
+                "--learn-rate", str(s.spanmarker_lr), "--seed", str(s.seed),
+                "--entity-max-length", str(s.spanmarker_entity_max_length),
+                "--model-max-length", str(s.spanmarker_model_max_length), "--threads", str(max(s.threads)),
+            ]
+            result = self.step(f"train-{SPANMARKER}", cmd)
+            trained[SPANMARKER] = {**result, "model": str(self.work / SPANMARKER), "system": SPANMARKER}
         return trained
 
     def accuracy(self, name: str, system: str, model: str, precision: str = "fp32") -> Dict[str, Any]:
@@ -256,7 +270,12 @@ class Bench:
     ) -> Dict[str, Any]:
         key = f"speed-{name}-{precision}-t{threads}-p{speed_pass}"
         texts = str(self.work / "texts.txt")
-        if system == "hf":
+        if system == SPANMARKER:
+            cmd = [
+                sys.executable, "-m", "harness.benchmark.spanmarker", "speed", model, texts,
+                "--threads", str(threads), "--batch-size", str(self.s.hf_batch_size),
+            ]
+        elif system == "hf":
             # By path, so that the process imports neither spaCy nor this package.
             cmd = [
                 sys.executable, timing.__file__, model, texts, "--threads", str(threads),
@@ -265,8 +284,9 @@ class Bench:
         else:
             cmd = [
                 sys.executable, "-m", "harness.benchmark.measure", "speed", model, texts,
-                "--threads", str(threads), "--precision", precision,
+                "--threads", str(threads),
             ]
+            cmd += ["--no-entity-vectors"] if precision == NO_VECTORS else ["--precision", precision]
         result = self.step(key, cmd)
         return {**result["output"], "process_peak_rss_mb": result["peak_rss_mb"]}
 
@@ -283,18 +303,22 @@ class Bench:
                 "train_peak_rss_mb": info["peak_rss_mb"],
                 "accuracy": self.accuracy(name, info["system"], info["model"]),
             }
-        best_ref = max(
-            (n for n in trained if n.startswith(REFERENCE)),
-            key=lambda n: systems[n]["accuracy"][s.lang]["f"] or 0.0,
-        )
-        variants = [("xlmr_ner", "fp32"), ("spacy_ner", "fp32"), (best_ref, "fp32")]
-        for i, precision in enumerate(s.precisions, start=1):
-            variants.insert(i, ("xlmr_ner", precision))
-            systems[f"xlmr_ner-{precision}"] = {
-                "train_seconds": systems["xlmr_ner"]["train_seconds"],
-                "train_peak_rss_mb": systems["xlmr_ner"]["train_peak_rss_mb"],
-                "accuracy": self.accuracy("xlmr_ner", "spacy", trained["xlmr_ner"]["model"], precision),
-            }
+        refs = [n for n in trained if n.startswith(REFERENCE)]
+        best_ref = max(refs, key=lambda n: systems[n]["accuracy"][s.lang]["f"] or 0.0) if refs else None
+        # Speed is measured for each system once (the reference at its best
+        # learning rate), xlmr_ner also at each reduced precision.
+        variants = [(n, "fp32") for n in trained if not n.startswith(REFERENCE) or n == best_ref]
+        if "xlmr_ner" in trained:
+            extra = list(s.precisions) + ([NO_VECTORS] if s.no_vector_speed else [])
+            for i, precision in enumerate(extra, start=1):
+                variants.insert(i, ("xlmr_ner", precision))
+                systems[f"xlmr_ner-{precision}"] = {
+                    "train_seconds": systems["xlmr_ner"]["train_seconds"],
+                    "train_peak_rss_mb": systems["xlmr_ner"]["train_peak_rss_mb"],
+                    # Vectors do not change the entities: novec's accuracy is xlmr_ner's.
+                    "accuracy": systems["xlmr_ner"]["accuracy"] if precision == NO_VECTORS
+                    else self.accuracy("xlmr_ner", "spacy", trained["xlmr_ner"]["model"], precision),
+                }
         passes: Dict[Tuple[str, str, int], List[Dict[str, Any]]] = {}
         for speed_pass in range(s.speed_passes):
             for name, precision in variants:
@@ -313,6 +337,7 @@ class Bench:
             "machine": machine_info(),
             "data": data,
             "reference": best_ref,
+            "baseline": best_ref or next(iter(trained)),
             "systems": systems,
         }
         record["ratios"] = ratios(record)
@@ -342,7 +367,10 @@ def settings_record(settings: BenchSettings) -> Dict[str, Any]:
     record = asdict(settings)
     record["config_sha256"] = {
         key: hashlib.sha256(Path(path).read_bytes()).hexdigest() if Path(path).is_file() else None
-        for key, path in (("xlmr_config", settings.xlmr_config), ("spacy_config", settings.spacy_config))
+        for key, path in (
+            ("xlmr_config", settings.xlmr_config), ("span_config", settings.span_config),
+            ("spacy_config", settings.spacy_config),
+        )
     }
     return record
 
@@ -352,33 +380,50 @@ def _without(settings: Dict[str, Any], keys: Sequence[str]) -> Dict[str, Any]:
 
 
 def ratios(record: Dict[str, Any]) -> Dict[str, Dict[str, Optional[float]]]:
-    """Each system's numbers divided by the reference's (at its best learning
-    rate): F1 differences in points, speed, training time and RSS as ratios.
+    """Each system's numbers divided by the baseline's (the reference at its
+    best learning rate, or the first system when the reference did not run):
+    F1 differences in points, speed, training time and RSS as ratios.
 
     record (Dict[str, Any]): As from `Bench.run`.
     RETURNS (Dict[str, Dict[str, Optional[float]]]): Per system.
     """
-    systems, ref = record["systems"], record["systems"][record["reference"]]
-    out = {}
-    for name, row in systems.items():
-        r: Dict[str, Optional[float]] = {}
-        for lang, acc in row["accuracy"].items():
-            ref_f = ref["accuracy"].get(lang, {}).get("f")
-            r[f"f1_points_{lang}"] = None if acc["f"] is None or ref_f is None else 100 * (acc["f"] - ref_f)
-        r["train_time"] = row["train_seconds"] / ref["train_seconds"]
-        for threads, speed in (row.get("speed") or {}).items():
-            ref_speed = ref.get("speed", {}).get(threads)
-            if ref_speed:
-                r[f"words_per_second_t{threads}"] = speed["words_per_second"] / ref_speed["words_per_second"]
-                r[f"peak_rss_t{threads}"] = speed["peak_rss_mb"] / ref_speed["peak_rss_mb"]
-        out[name] = r
-    return out
+    return {name: compare(record, name, record.get("baseline") or record["reference"]) for name in record["systems"]}
+
+
+def compare(record: Dict[str, Any], name: str, other: str) -> Dict[str, Optional[float]]:
+    """One system against another: F1 differences in points, speed, training
+    time and RSS as ratios.
+
+    record (Dict[str, Any]): As from `Bench.run`.
+    name (str): The system compared.
+    other (str): The system it is compared with.
+    RETURNS (Dict[str, Optional[float]]): `f1_points_{lang}`, `train_time`,
+        `words_per_second_t{threads}`, `peak_rss_t{threads}`.
+    """
+    systems, ref = record["systems"], record["systems"][other]
+    row = systems[name]
+    r: Dict[str, Optional[float]] = {}
+    for lang, acc in row["accuracy"].items():
+        ref_f = ref["accuracy"].get(lang, {}).get("f")
+        r[f"f1_points_{lang}"] = None if acc["f"] is None or ref_f is None else 100 * (acc["f"] - ref_f)
+    r["train_time"] = row["train_seconds"] / ref["train_seconds"]
+    for threads, speed in (row.get("speed") or {}).items():
+        ref_speed = ref.get("speed", {}).get(threads)
+        if ref_speed:
+            r[f"words_per_second_t{threads}"] = speed["words_per_second"] / ref_speed["words_per_second"]
+            r[f"peak_rss_t{threads}"] = speed["peak_rss_mb"] / ref_speed["peak_rss_mb"]
+    return r
+
+
+# The issue-16 targets: the span component against these systems, if they ran.
+SPAN_COMPARED_WITH = ("xlmr_ner", SPANMARKER)
 
 
 def markdown_report(record: Dict[str, Any]) -> str:
     """record (Dict[str, Any]): As from `Bench.run`. RETURNS (str): Tables of
     accuracy, training time, speed and memory, with ratios to the reference."""
     s, systems, rat = record["settings"], record["systems"], record["ratios"]
+    baseline = record.get("baseline") or record["reference"]
     langs, threads = s["eval_langs"], [str(t) for t in s["threads"]]
 
     def f1(row, lang):
@@ -390,7 +435,7 @@ def markdown_report(record: Dict[str, Any]) -> str:
     rows = []
     for name, row in systems.items():
         speed = row.get("speed", {})
-        cells = [name + (" (3)" if name == record["reference"] else "")]
+        cells = [name + (" (3)" if name == baseline else "")]
         cells += [f1(row, lang) for lang in langs]
         cells += [f"{row['train_seconds']:.0f}"]
         cells += [f"{speed[t]['words_per_second']:.0f}" if t in speed else "" for t in threads]
@@ -398,22 +443,28 @@ def markdown_report(record: Dict[str, Any]) -> str:
         rows.append(cells)
     ratio_header = ["system"] + [f"Δ{lang} F1 (points)" for lang in langs] + ["train time ×"]
     ratio_header += [f"words/s {t} thr ×" for t in threads] + [f"peak RSS ({threads[-1]} thr) ×"]
-    ratio_rows = []
-    for name, r in rat.items():
 
+    def ratio_row(name, r):
         def fmt(key, signed=False):
             value = r.get(key)
             if value is None:
                 return ""
             return f"{value:+.1f}" if signed else f"{value:.2f}"
 
-        ratio_rows.append(
+        return (
             [name]
             + [fmt(f"f1_points_{lang}", True) for lang in langs]
             + [fmt("train_time")]
             + [fmt(f"words_per_second_t{t}") for t in threads]
             + [fmt(f"peak_rss_t{threads[-1]}")]
         )
+
+    ratio_rows = [ratio_row(name, r) for name, r in rat.items()]
+    span_rows = [
+        ratio_row(f"xlmr_span_ner vs {other}", compare(record, "xlmr_span_ner", other))
+        for other in SPAN_COMPARED_WITH
+        if "xlmr_span_ner" in systems and other in systems
+    ]
     labels = sorted({label for row in systems.values() for acc in row["accuracy"].values() for label in acc["per_type"]})
     per_type_header = ["system"] + [f"{lang} {label}" for lang in langs for label in labels]
     per_type = [
@@ -425,6 +476,11 @@ def markdown_report(record: Dict[str, Any]) -> str:
         for name, row in systems.items()
     ]
     m = record["machine"]
+    ran = s.get("systems") or [n for n in SYSTEMS if any(k == n or k.startswith(n + "-") for k in systems)]
+    if baseline == record["reference"]:
+        note = f"(3) = the reference recipe at its best learning rate ({baseline})."
+    else:
+        note = f"(3) = {baseline}, the baseline of the ratios (the reference did not run)."
     lines = [
         f"Encoder `{s['encoder']}`; {s['n_train']} {s['lang']} training sentences, {s['epochs']:g} epochs at "
         f"batch {s['batch_size']}; F1 on the first {s['n_test']} test sentences per language (gold tokens, "
@@ -432,7 +488,8 @@ def markdown_report(record: Dict[str, Any]) -> str:
         f"the fastest of {s.get('speed_passes', 1)} passes per system (taken in turns, each a fresh process), "
         f"with the median peak RSS of those passes. "
         f"Machine: {m['cpu']}, {m['cpu_count']} CPUs; torch {m['torch']}, spaCy {m['spacy']}. "
-        f"(3) = the reference recipe at its best learning rate ({record['reference']}).",
+        f"Systems run: {', '.join(ran)}. {note}"
+        + (" xlmr_ner-novec: xlmr_ner timed with its entity vectors off." if f"xlmr_ner-{NO_VECTORS}" in systems else ""),
         "",
         markdown_table(header, rows, numeric=False),
         "",
@@ -440,6 +497,15 @@ def markdown_report(record: Dict[str, Any]) -> str:
         "",
         markdown_table(ratio_header, ratio_rows, numeric=False),
         "",
+    ]
+    if span_rows:
+        lines += [
+            "The span component against the others (F1 in points, the rest as multiples):",
+            "",
+            markdown_table(ratio_header, span_rows, numeric=False),
+            "",
+        ]
+    lines += [
         "F1 per type:",
         "",
         markdown_table(per_type_header, per_type, numeric=False),

@@ -11,6 +11,7 @@ from ..evaluation.plots import learning_curve, plot_learning_curve, read_trainin
 from ..evaluation.report import markdown_results, markdown_table, pct
 from ..io.langs import ALL, parse_langs
 from ..io.readers import DIRECTORY, FILE, LANGUAGES, corpus_layout, resolve_corpus_files
+from ..pipeline.entity_pipe import entity_component_name
 
 CURVE_FILE = "learning_curve.png"
 
@@ -20,7 +21,7 @@ def write_model_card(
     metrics: Optional[Dict[str, Dict]] = None,
     log_path: Optional[Union[str, Path]] = None,
     data: Optional[str] = None,
-    component: str = "xlmr_ner",
+    component: Optional[str] = None,
     *,
     name: Optional[str] = None,
     version: Optional[str] = None,
@@ -39,7 +40,8 @@ def write_model_card(
     log_path (Optional[Union[str, Path]]): The training log (JSONL of
         `spacy.ConsoleLogger.v3`), for the curve.
     data (Optional[str]): A description of the training data.
-    component (str): The NER component's name.
+    component (Optional[str]): The NER component's name; None for the
+        pipeline's `xlmr_ner` or `xlmr_span_ner` component.
     name (Optional[str]): The pipeline's name in `meta.json`, which `spacy
         package` names the package after (`{lang}_{name}`); None keeps it.
     version (Optional[str]): The pipeline's version in `meta.json`; None keeps it.
@@ -58,6 +60,7 @@ def write_model_card(
     if license is not None:
         meta["license"] = license
     config = load_config(model_dir / "config.cfg", interpolate=True)
+    component = component or entity_component_name(config) or "xlmr_ner"
     train_langs = _train_langs(config)
     test_langs = [lang for lang in (metrics or {}) if lang != "all"]
     labels = list(meta.get("labels", {}).get(component, []))

@@ -26,6 +26,8 @@ upstream = "*"
 """
 ASSIGNS = ["doc.ents", "token.ent_iob", "token.ent_type", "doc.spans"]
 SCORE_WEIGHTS = {"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None}
+# The factories of the NER components built on `EntityPipe`.
+NER_FACTORIES = ("xlmr_ner", "xlmr_span_ner")
 # Factory defaults both components have.
 SHARED_DEFAULTS = {"head_lr_scale": 10.0, "entity_vectors": True, "scorer": {"@scorers": "spacy.ner_scorer.v1"}}
 
@@ -230,3 +232,21 @@ def masked_cross_entropy(ops, probs: List[Floats2d], truths: numpy.ndarray) -> T
         d_guesses /= len(known)
         loss = float(-ops.xp.log(guesses[known, gold] + 1e-12).mean())
     return loss, ops.unflatten(d_guesses, [len(p) for p in probs])
+
+
+def find_entity_pipe(nlp: Language) -> Optional[EntityPipe]:
+    """nlp (Language): A pipeline.
+    RETURNS (Optional[EntityPipe]): Its last `xlmr_ner` or `xlmr_span_ner`
+        component, or None.
+    """
+    found = [proc for _, proc in nlp.pipeline if isinstance(proc, EntityPipe)]
+    return found[-1] if found else None
+
+
+def entity_component_name(config: Dict[str, Any]) -> Optional[str]:
+    """config (Dict[str, Any]): A pipeline's config.
+    RETURNS (Optional[str]): The name of its last component made by one of
+        `NER_FACTORIES`, or None.
+    """
+    names = [name for name, comp in (config.get("components") or {}).items() if comp.get("factory") in NER_FACTORIES]
+    return names[-1] if names else None

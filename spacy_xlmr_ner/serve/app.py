@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from spacy.language import Language
 
-from .body import Limits, RequestError, parse_texts, read_body
+from .body import Limits, RequestError, parse_request, read_body
 from .page import render_page
 from .pipeline import describe, load_pipeline
 from .worker import AnnotationTimeout, Annotator
@@ -20,10 +20,15 @@ DEFAULT_LIMITS = Limits()
 
 NER_REQUEST_SCHEMA = {
     "oneOf": [
-        {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"], "additionalProperties": False},
         {
             "type": "object",
-            "properties": {"texts": {"type": "array", "items": {"type": "string"}}},
+            "properties": {"text": {"type": "string"}, "vectors": {"type": "boolean"}},
+            "required": ["text"],
+            "additionalProperties": False,
+        },
+        {
+            "type": "object",
+            "properties": {"texts": {"type": "array", "items": {"type": "string"}}, "vectors": {"type": "boolean"}},
             "required": ["texts"],
             "additionalProperties": False,
         },
@@ -119,9 +124,9 @@ def create_app(
             body = await asyncio.wait_for(read_body(request, limits.max_bytes), limits.timeout)
         except asyncio.TimeoutError:
             raise RequestError(408, f"Request body not received within {limits.timeout:g} s") from None
-        texts = parse_texts(body, limits)
+        texts, vectors = parse_request(body, limits)
         try:
-            results = await annotator.annotate(texts, limits.timeout)
+            results = await annotator.annotate(texts, limits.timeout, vectors=vectors)
         except AnnotationTimeout as err:
             raise RequestError(504, str(err)) from None
         return JSONResponse({"results": results})

@@ -3,7 +3,7 @@ each failure a `RequestError` with an HTTP status and a message saying what is
 wrong."""
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, List
+from typing import TYPE_CHECKING, Any, List, Tuple
 
 if TYPE_CHECKING:  # the CLI imports Limits before it knows the serve extra is installed
     from starlette.requests import Request
@@ -35,7 +35,7 @@ class RequestError(Exception):
         self.detail = detail
 
 
-USAGE = 'send a JSON object {"text": "..."} or {"texts": ["...", ...]}'
+USAGE = 'send a JSON object {"text": "..."} or {"texts": ["...", ...]}, optionally with "vectors": true'
 _JSON_TYPES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number", type(None): "null"}
 
 
@@ -74,6 +74,18 @@ def parse_texts(body: bytes, limits: Limits) -> List[str]:
     limits (Limits): `max_texts` and `max_chars` are checked here.
     RETURNS (List[str]): The texts: one for "text", the list for "texts".
     """
+    return parse_request(body, limits)[0]
+
+
+def parse_request(body: bytes, limits: Limits) -> Tuple[List[str], bool]:
+    """Decode a `POST /ner` body into its texts and options.
+
+    body (bytes): UTF-8 JSON, `{"text": str}` or `{"texts": [str, ...]}`,
+        with an optional `"vectors": bool`.
+    limits (Limits): `max_texts` and `max_chars` are checked here.
+    RETURNS (Tuple[List[str], bool]): The texts, in order, and whether the
+        entities' vectors are asked for.
+    """
     if not body.strip():
         raise RequestError(422, f"Empty request body: {USAGE}")
     try:
@@ -91,9 +103,12 @@ def parse_texts(body: bytes, limits: Limits) -> List[str]:
         raise RequestError(422, f"Malformed JSON: {str(err) or type(err).__name__}") from None
     if not isinstance(data, dict):
         raise RequestError(422, f"Expected a JSON object, got {json_type(data)}: {USAGE}")
-    unknown = sorted(set(data) - {"text", "texts"})
+    unknown = sorted(set(data) - {"text", "texts", "vectors"})
     if unknown:
         raise RequestError(422, f"Unknown field(s) {', '.join(map(repr, unknown))}: {USAGE}")
+    vectors = data.get("vectors", False)
+    if not isinstance(vectors, bool):
+        raise RequestError(422, f'"vectors" must be true or false, got {json_type(vectors)}')
     if ("text" in data) == ("texts" in data):
         raise RequestError(422, f'Give exactly one of "text" and "texts": {USAGE}')
     if "text" in data:
@@ -118,4 +133,4 @@ def parse_texts(body: bytes, limits: Limits) -> List[str]:
             raise RequestError(
                 422, f"{name} has an unpaired surrogate (U+{ord(text[err.start]):04X}) at character {err.start}"
             ) from None
-    return texts
+    return texts, vectors

@@ -3,24 +3,21 @@ per request."""
 import asyncio
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 from spacy.language import Language
 
 from ..io.output import doc_entities, nan_to_none
-from ..pipeline.xlmr_ner import DEFAULT_SPANS_KEY, XLMRNER
+from ..pipeline.entity_pipe import find_entity_pipe
+from ..pipeline.xlmr_ner import DEFAULT_SPANS_KEY
 
 
 class AnnotationTimeout(Exception):
     """A request ran past its deadline (its later batches are not run)."""
 
 
-def ner_component(nlp: Language) -> Optional[XLMRNER]:
-    """nlp (Language): A pipeline.
-    RETURNS (Optional[XLMRNER]): Its last `xlmr_ner` component, or None.
-    """
-    found = [proc for _, proc in nlp.pipeline if isinstance(proc, XLMRNER)]
-    return found[-1] if found else None
+# The component whose `spans_key` holds the scores.
+ner_component = find_entity_pipe
 
 
 class Annotator:
@@ -46,12 +43,13 @@ class Annotator:
         self.pending = 0
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="xlmr-ner")
 
-    async def annotate(self, texts: List[str], timeout: float) -> List[Dict]:
+    async def annotate(self, texts: List[str], timeout: float, *, vectors: bool = False) -> List[Dict]:
         """Find the entities of every text.
 
         texts (List[str]): The texts, in order.
         timeout (float): Seconds before `AnnotationTimeout` is raised, time
             spent waiting for other requests' batches included.
+        vectors (bool): Give each entity its "vector" too.
         RETURNS (List[Dict]): Per text, in order: {"text", "entities"}, the
             entities as `doc_entities` gives them.
         """
@@ -60,7 +58,7 @@ class Annotator:
             # On timeout the batch in the thread runs to its end (a thread
             # cannot be interrupted), and the request's later batches are
             # never submitted.
-            return await asyncio.wait_for(self._annotate_batches(texts), timeout)
+            return await asyncio.wait_for(self._annotate_batches(texts, vectors), timeout)
         except asyncio.TimeoutError:
             raise AnnotationTimeout(
                 f"Not done after {timeout:g} s ({len(texts)} text(s), "
@@ -69,24 +67,25 @@ class Annotator:
         finally:
             self.pending -= 1
 
-    async def _annotate_batches(self, texts: List[str]) -> List[Dict]:
+    async def _annotate_batches(self, texts: List[str], vectors: bool) -> List[Dict]:
         loop = asyncio.get_running_loop()
         results: List[Dict] = []
         for i in range(0, len(texts), self.batch_size):
             batch = texts[i : i + self.batch_size]
-            results.extend(await loop.run_in_executor(self._executor, self._annotate, batch))
+            results.extend(await loop.run_in_executor(self._executor, self._annotate, batch, vectors))
         return results
 
-    def _annotate(self, texts: List[str]) -> List[Dict]:
+    def _annotate(self, texts: List[str], vectors: bool = False) -> List[Dict]:
         docs = self.nlp.pipe(texts, batch_size=self.batch_size)
-        return [{"text": text, "entities": self.entities(doc)} for text, doc in zip(texts, docs)]
+        return [{"text": text, "entities": self.entities(doc, vectors)} for text, doc in zip(texts, docs)]
 
-    def entities(self, doc) -> List[Dict]:
-        """doc (Doc): An annotated doc.
-        RETURNS (List[Dict]): Its entities, scores that are not finite numbers
-            as None (JSON has no NaN).
+    def entities(self, doc, vectors: bool = False) -> List[Dict]:
+        """doc (Doc): An annotated doc. vectors (bool): Give each entity its
+        "vector" too.
+        RETURNS (List[Dict]): Its entities, numbers that are not finite as
+            None (JSON has no NaN).
         """
-        return nan_to_none(doc_entities(doc, self.spans_key))
+        return nan_to_none(doc_entities(doc, self.spans_key, vectors=vectors))
 
     def warm_up(self) -> float:
         """Run the pipeline once, so the first request is not the slow one.

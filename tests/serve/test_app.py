@@ -64,6 +64,46 @@ def test_one_text(client):
     assert [e["text"] for e in result["entities"]] == ["Angela Merkel", "Berlin", "Siemens AG"]
 
 
+def test_entity_vectors_on_request(client):
+    text = EXAMPLE_TEXT["de"]
+    (plain,) = client.post("/ner", json={"text": text}).json()["results"]
+    assert all("vector" not in e for e in plain["entities"])
+    (result,) = client.post("/ner", json={"text": text, "vectors": True}).json()["results"]
+    vectors = [e.pop("vector") for e in result["entities"]]
+    assert result == plain
+    widths = {len(v) for v in vectors}
+    assert len(widths) == 1 and widths.pop() > 0
+    assert all(isinstance(x, float) for v in vectors for x in v)
+    assert vectors[0] != vectors[1]
+    response = client.post("/ner", json={"text": text, "vectors": "yes"})
+    assert response.status_code == 422
+    assert '"vectors" must be true or false, got a string' in response.json()["detail"]
+
+
+def test_a_span_component_pipeline_is_served_with_its_scores(tiny_encoder):
+    from spacy.training import Example
+
+    from spacy_xlmr_ner import create_pipeline
+    from spacy_xlmr_ner.serve.worker import ner_component
+
+    spacy.util.fix_random_seed(0)
+    nlp = create_pipeline(tiny_encoder, ner="xlmr_span_ner", ner_config={"model": {"dropout": 0.0}})
+    examples = [Example.from_dict(nlp.make_doc(t), {"entities": ents}) for t, ents in TRAIN_DATA[:4]]
+    optimizer = nlp.initialize(lambda: examples)
+    optimizer.learn_rate = 1e-3
+    for _ in range(60):
+        nlp.update(examples, sgd=optimizer)
+    assert ner_component(nlp) is nlp.get_pipe("xlmr_span_ner")
+    text = examples[0].reference.text
+    with TestClient(create_app(nlp)) as span_client:
+        (result,) = span_client.post("/ner", json={"text": text}).json()["results"]
+    assert result["entities"], "the span pipeline found no entity in a training sentence"
+    assert [(e["start"], e["end"], e["label"]) for e in result["entities"]] == [
+        (e.start_char, e.end_char, e.label_) for e in nlp(text).ents
+    ]
+    assert all(0.0 < e["score"] <= 1.0 for e in result["entities"])
+
+
 def test_texts_in_order_and_same_as_one_by_one(client):
     texts = [t for t, _ in TRAIN_DATA]
     texts = texts[::-1] + ["", "   \n"] + texts[:3]
