@@ -210,7 +210,7 @@ def test_health_and_openapi(client):
     assert client.get("/health").json() == {"status": "ok", "pending": 0}
     spec = client.get("/openapi.json").json()
     body = spec["paths"]["/ner"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-    assert [sorted(option["properties"]) for option in body["oneOf"]] == [["text"], ["texts"]]
+    assert [sorted(option["properties"]) for option in body["oneOf"]] == [["text", "vectors"], ["texts", "vectors"]]
 
 
 def test_meta(client, served_pipeline):
