@@ -11,7 +11,7 @@ from typing import Optional
 import typer
 from wasabi import msg
 
-from spacy_xlmr_ner.io.docbin import SPLITS, convert_iob_dir, convert_iob_file, format_stats
+from spacy_xlmr_ner.io.docbin import SPLITS, OutputError, convert_iob_dir, convert_iob_file, format_stats
 from spacy_xlmr_ner.io.iob import IOBFormatError
 from spacy_xlmr_ner.io.label_map import load_label_map
 from spacy_xlmr_ner.io.langs import parse_langs, split_list
@@ -26,14 +26,21 @@ def main(
     ),
     output_path: Path = typer.Argument(..., help="Directory for {lang}/{split}.spacy files, or one .spacy file"),
     langs: Optional[str] = typer.Option(None, help="Comma-separated languages (default: every subdirectory)"),
-    splits: str = typer.Option(",".join(SPLITS), help="Comma-separated splits"),
+    splits: Optional[str] = typer.Option(
+        None,
+        help=f"Comma-separated splits, each required for every language (default: those of {','.join(SPLITS)} present)",
+    ),
     strict: bool = typer.Option(False, "--strict", help="Fail on broken entity starts instead of repairing them"),
     limit: int = typer.Option(0, min=0, help="Convert only the first N sentences of each file (0: all)"),
     label_map: Optional[str] = typer.Option(
         None, help="Rename labels: a JSON file {\"PERSON\": \"PER\"} or SRC=DST,...; DST 'O' drops the type"
     ),
 ):
-    """Convert IOB files (IOB1/IOB2/BIOES, CoNLL columns) to .spacy files."""
+    """Convert IOB files (IOB1/IOB2/BIOES, CoNLL columns) to .spacy files.
+
+    Every input is checked before anything is written, and outputs are
+    replaced atomically: a run that fails leaves existing outputs unchanged.
+    """
     start = time.perf_counter()
     try:
         mapping = load_label_map(label_map)
@@ -44,10 +51,11 @@ def main(
         else:
             lang_list = parse_langs(langs) or None
             stats = convert_iob_dir(
-                input_path, output_path, langs=lang_list, splits=split_list(splits), strict=strict, limit=limit,
+                input_path, output_path, langs=lang_list, splits=split_list(splits) if splits else None,
+                strict=strict, limit=limit,
                 label_map=mapping,
             )
-    except (IOBFormatError, FileNotFoundError, ValueError) as err:
+    except (IOBFormatError, OutputError, ValueError, OSError) as err:
         msg.fail(str(err), exits=1)
     print(format_stats(stats))
     if limit:

@@ -1,5 +1,14 @@
-"""Convert IOB files to spaCy's binary `DocBin` corpus format."""
+"""Convert IOB files to spaCy's binary `DocBin` corpus format.
+
+Writes are atomic: each `.spacy` file is written in full to a temporary file
+in its directory and then renamed over the target (`os.replace`), so a failed
+run never leaves a partial file or changes an existing one. A directory run
+reads and checks every input file before it writes anything.
+"""
+import errno
+import os
 import sys
+import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,6 +89,126 @@ def format_stats(stats: Mapping[Tuple[str, str], SplitStats]) -> str:
     return "\n".join([table(rows, header=header, divider=True, aligns=aligns), *notes])
 
 
+class OutputError(OSError):
+    """An output path that cannot be written; the message names the path and why.
+
+    code (Optional[int]): The `errno` behind it, also as `.errno`.
+    message (str): "Cannot write PATH: REASON".
+    """
+
+    def __init__(self, code: Optional[int], message: str):
+        super().__init__(message)
+        self.errno = code
+
+
+_REASONS = {
+    errno.ENOSPC: "no space left on the device",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.ENOTDIR: "a parent of it is a file, not a directory",
+    errno.EEXIST: "a parent of it is a file, not a directory",
+    errno.EISDIR: "it is a directory",
+}
+
+
+def _output_error(path: Path, err: OSError) -> OutputError:
+    reason = _REASONS.get(err.errno, err.strerror or str(err))
+    return OutputError(err.errno, f"Cannot write {path}: {reason}")
+
+
+def check_output_file(path: Union[str, Path]) -> Path:
+    """Fail early on an output path that can never be written: an existing
+    directory, or a parent that is a file.
+
+    path (Union[str, Path]): A `.spacy` file to write.
+    RETURNS (Path): The path.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(errno.EISDIR, f"Cannot write {path}: it is a directory (give the path of a .spacy file)")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise OutputError(errno.ENOTDIR, f"Cannot write {path}: {parent} is a file, not a directory")
+            break
+    return path
+
+
+def _write_all(f, data: bytes) -> None:
+    """Write `data` to the open file `f` and flush it to the disk."""
+    f.write(data)
+    f.flush()
+    os.fsync(f.fileno())
+
+
+def write_files_atomic(outputs: Mapping[Path, bytes]) -> None:
+    """Write files so that a failure changes none of them.
+
+    Every file is first written in full to a temporary file in its target's
+    directory; only when all are written are they renamed over their targets
+    (`os.replace`, atomic per file). A failure while writing (a full disk, a
+    read-only directory) removes the temporary files and leaves every target
+    as it was. The renames themselves do not fail for want of space; should
+    one fail or the process die between renames, each target is either its
+    old or its new version in full, never a partial file.
+
+    outputs (Mapping[Path, bytes]): The content of each file to write.
+    RAISES OutputError: Naming the path that could not be written and why.
+    """
+    temps: Dict[Path, str] = {}
+    try:
+        for path, data in outputs.items():
+            check_output_file(path)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+                temps[path] = temp
+                with os.fdopen(fd, "wb") as f:
+                    _write_all(f, data)
+            except OSError as err:
+                raise _output_error(path, err) from None
+        for path, temp in list(temps.items()):
+            try:
+                os.replace(temp, path)
+            except OSError as err:
+                raise _output_error(path, err) from None
+            del temps[path]
+    finally:
+        for temp in temps.values():
+            try:
+                os.unlink(temp)
+            except OSError:
+                pass
+
+
+def _docbin_bytes(
+    path: Union[str, Path],
+    *,
+    strict: bool = False,
+    limit: int = 0,
+    lang: Optional[str] = None,
+    progress: Optional[bool] = None,
+    label_map: Optional[Mapping[str, str]] = None,
+) -> Tuple[bytes, SplitStats]:
+    """Read, check and convert one IOB file: the DocBin's bytes and statistics."""
+    iob = read_iob(path, strict=strict, limit=limit, progress=progress)
+    relabeled: Counter = Counter()
+    dropped: Counter = Counter()
+    if label_map:
+        for sent in iob.sentences:
+            sent.tags, sent_renamed, sent_dropped = map_tags(sent.tags, dict(label_map))
+            relabeled.update(sent_renamed)
+            dropped.update(sent_dropped)
+    docs = sentences_to_docs(iob.sentences, spacy.blank(lang or "xx").vocab)
+    data = DocBin(docs=docs, store_user_data=False).to_bytes()
+    entities = Counter(ent.label_ for doc in docs for ent in doc.ents)
+    tokens = sum(len(doc) for doc in docs)
+    stats = SplitStats(len(docs), tokens, entities, iob.n_repaired, iob.n_docstart, iob.lang_prefix, relabeled, dropped)
+    return data, stats
+
+
 def convert_iob_file(
     path: Union[str, Path],
     output_path: Union[str, Path],
@@ -90,7 +219,8 @@ def convert_iob_file(
     progress: Optional[bool] = None,
     label_map: Optional[Mapping[str, str]] = None,
 ) -> SplitStats:
-    """Convert one IOB file to a `.spacy` DocBin file.
+    """Convert one IOB file to a `.spacy` DocBin file, written atomically
+    (see `write_files_atomic`): on any error an existing output is unchanged.
 
     path (Union[str, Path]): The IOB file (see `read_iob`).
     output_path (Union[str, Path]): The DocBin file to write; parent directories are created.
@@ -101,24 +231,18 @@ def convert_iob_file(
     label_map (Optional[Mapping[str, str]]): Entity label renames (see
         `io.label_map.map_tags`), e.g. to unify the labels of several datasets.
     RETURNS (SplitStats): What was written.
+    RAISES IOBFormatError: A problem in the input, with its file and line.
+    RAISES OutputError: The output cannot be written, with its path and why.
     """
-    iob = read_iob(path, strict=strict, limit=limit, progress=progress)
-    relabeled: Counter = Counter()
-    dropped: Counter = Counter()
-    if label_map:
-        for sent in iob.sentences:
-            sent.tags, sent_renamed, sent_dropped = map_tags(sent.tags, dict(label_map))
-            relabeled.update(sent_renamed)
-            dropped.update(sent_dropped)
-    docs = sentences_to_docs(iob.sentences, spacy.blank(lang or "xx").vocab)
-    output_path = Path(output_path)
-    output_path.parent.mkdir(parents=True, exist_ok=True)
-    DocBin(docs=docs, store_user_data=False).to_disk(output_path)
-    entities = Counter(ent.label_ for doc in docs for ent in doc.ents)
-    tokens = sum(len(doc) for doc in docs)
-    return SplitStats(
-        len(docs), tokens, entities, iob.n_repaired, iob.n_docstart, iob.lang_prefix, relabeled, dropped
-    )
+    output_path = check_output_file(output_path)
+    data, stats = _docbin_bytes(path, strict=strict, limit=limit, lang=lang, progress=progress, label_map=label_map)
+    write_files_atomic({output_path: data})
+    return stats
+
+
+def _found_splits(input_dir: Path, langs: Sequence[str]) -> str:
+    found = sorted({p.stem for code in langs for p in (input_dir / code).glob("*.iob")})
+    return ", ".join(found) if found else "none"
 
 
 def convert_iob_dir(
@@ -126,7 +250,7 @@ def convert_iob_dir(
     output_dir: Union[str, Path],
     *,
     langs: Optional[Sequence[str]] = None,
-    splits: Sequence[str] = SPLITS,
+    splits: Optional[Sequence[str]] = None,
     strict: bool = False,
     limit: int = 0,
     lang: Optional[str] = None,
@@ -135,14 +259,21 @@ def convert_iob_dir(
 ) -> Dict[Tuple[str, str], SplitStats]:
     """Convert `input_dir/{lang}/{split}.iob` files to `output_dir/{lang}/{split}.spacy`.
 
-    A split missing for every language is skipped; a split missing for only
-    some of the languages is an error, so that no language silently lacks data.
+    Every requested split must exist for every language. With the default
+    splits (train, dev, test), a split missing for every language is skipped;
+    one missing for only some of the languages is an error, so that no
+    language silently lacks data.
+
+    Every input file is read and checked before anything is written, and the
+    outputs are written together by `write_files_atomic`: a run that fails
+    changes no existing output.
 
     input_dir (Union[str, Path]): Directory with one subdirectory per language.
     output_dir (Union[str, Path]): Directory to write the DocBin files to.
     langs (Optional[Sequence[str]]): Languages to convert. None converts every
         subdirectory that holds at least one of the split files.
-    splits (Sequence[str]): Names of the splits to convert.
+    splits (Optional[Sequence[str]]): Names of the splits to convert; None
+        for train, dev and test, those present.
     strict (bool): Raise on broken entity starts instead of repairing them.
     limit (int): If > 0, convert only the first `limit` sentences of each file.
     lang (Optional[str]): Language code of the blank vocab; None uses "xx" (multi-language).
@@ -150,8 +281,15 @@ def convert_iob_dir(
         (None: when stderr is a terminal); passed to `read_iob` too.
     label_map (Optional[Mapping[str, str]]): Entity label renames, as in `convert_iob_file`.
     RETURNS (Dict[Tuple[str, str], SplitStats]): Statistics by (lang, split), language-major.
+    RAISES FileNotFoundError: Input files missing, naming them and the splits found.
+    RAISES IOBFormatError: A problem in an input, with its file and line.
+    RAISES OutputError: An output cannot be written, with its path and why.
     """
     input_dir, output_dir = Path(input_dir), Path(output_dir)
+    requested = splits is not None
+    splits = list(splits) if requested else list(SPLITS)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise OutputError(errno.ENOTDIR, f"Cannot write to {output_dir}: it is a file, not a directory")
     if langs is None:
         subdirs = sorted(p for p in input_dir.iterdir() if p.is_dir())
         langs = [p.name for p in subdirs if any((p / f"{split}.iob").is_file() for split in splits)]
@@ -159,14 +297,21 @@ def convert_iob_dir(
     present = [split for split in splits if any(paths[code, split].is_file() for code in langs)]
     if not present:
         for_langs = f" for {', '.join(langs)}" if langs else ""
-        raise FileNotFoundError(f"No {{{','.join(splits)}}}.iob files in {input_dir}{for_langs}")
-    missing = [str(path) for (_, split), path in paths.items() if split in present and not path.is_file()]
+        found = _found_splits(input_dir, langs)
+        listed = ",".join(splits)
+        raise FileNotFoundError(f"No {{{listed}}}.iob files in {input_dir}{for_langs} (splits found: {found})")
+    wanted = splits if requested else present
+    missing = [str(path) for (_, split), path in paths.items() if split in wanted and not path.is_file()]
     if missing:
-        raise FileNotFoundError(f"Missing IOB files: {', '.join(missing)}")
+        found = _found_splits(input_dir, langs)
+        raise FileNotFoundError(f"Missing IOB files: {', '.join(missing)} (splits found: {found})")
     kwargs = dict(strict=strict, limit=limit, lang=lang, progress=progress, label_map=label_map)
     todo = [(key, path) for key, path in paths.items() if key[1] in present]
+    targets = {key: check_output_file(output_dir / key[0] / f"{key[1]}.spacy") for key, _ in todo}
     disable = None if progress is None else not progress
     stats = {}
-    for (code, split), path in tqdm(todo, disable=disable, file=sys.stderr, unit="files", leave=False):
-        stats[code, split] = convert_iob_file(path, output_dir / code / f"{split}.spacy", **kwargs)
+    outputs: Dict[Path, bytes] = {}
+    for key, path in tqdm(todo, disable=disable, file=sys.stderr, unit="files", leave=False):
+        outputs[targets[key]], stats[key] = _docbin_bytes(path, **kwargs)
+    write_files_atomic(outputs)
     return stats

@@ -27,6 +27,7 @@ from .body import Limits
 app = typer.Typer(add_completion=False)
 DEFAULT_LIMITS = Limits()
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+MAX_HEADER_BYTES = 16 * 1024
 
 
 def _terminate_self(*_: Any) -> None:
@@ -113,7 +114,14 @@ def serve(
     max_texts: int = typer.Option(DEFAULT_LIMITS.max_texts, min=1, help="Most texts per request (422 above)"),
     max_chars: int = typer.Option(DEFAULT_LIMITS.max_chars, min=1, help="Longest text, in characters (422 above)"),
     timeout: float = typer.Option(DEFAULT_LIMITS.timeout, min=0.001, help="Seconds to receive a request body (408 after), and again to process it, queueing included (504 after)"),
-    batch_size: int = typer.Option(16, min=1, help="Texts per nlp.pipe batch"),
+    batch_size: int = typer.Option(16, min=1, help="Most texts per batch (nlp.pipe call)"),
+    batch_chars: int = typer.Option(20_000, min=1, help="Most characters per batch (a longer text goes alone): bounds a worker's memory"),
+    workers: int = typer.Option(2, min=1, help="Worker processes, each with the pipeline loaded; with 2 or more, the first serves only small requests"),
+    small_chars: int = typer.Option(2_000, min=0, help="A request of at most this many characters in all is small: its batches go first"),
+    threads: int = typer.Option(0, min=0, help="torch threads per worker; 0: the CPUs shared out among the workers"),
+    keep_alive: float = typer.Option(5.0, min=0.1, help="Seconds an idle keep-alive connection is kept"),
+    header_timeout: float = typer.Option(10.0, min=0.1, help="Seconds a connection may take to send a request's headers"),
+    limit_concurrency: int = typer.Option(256, min=1, help="Most connections and requests at once (503 above)"),
     gpu_id: int = typer.Option(-1, help="GPU to run the pipeline on; -1 for CPU"),
     log_file: Optional[Path] = typer.Option(None, help="Also append the server and access log to this file"),
     exit_with_parent_: bool = typer.Option(
@@ -134,13 +142,9 @@ def serve(
         msg.fail(f"Not installed: {err.name}, from the serve extra. Install it with:")
         print(f"    {SERVE_EXTRA}\n")
         sys.exit(1)
-    import spacy
-
     log_config = logging_config(log_file)
     logging.config.dictConfig(log_config)
-    if gpu_id >= 0:
-        spacy.require_gpu(gpu_id)
-    msg.info(f"Loading {pipeline}")
+    msg.info(f"Loading {pipeline} in {workers} worker process(es)")
     try:
         api = create_app(
             pipeline,
@@ -150,11 +154,41 @@ def serve(
             timeout=timeout,
             batch_size=batch_size,
             hf=hf,
+            workers=workers,
+            batch_chars=batch_chars,
+            small_chars=small_chars,
+            threads=threads,
+            gpu_id=gpu_id,
         )
     except (OSError, ValueError) as err:
         msg.fail(f"Cannot load {pipeline}", str(err), exits=1)
     stop_on_hangup()
-    uvicorn.run(api, host=host, port=port, log_config=log_config)
+    uvicorn.run(
+        api,
+        host=host,
+        port=port,
+        log_config=log_config,
+        **server_options(keep_alive=keep_alive, header_timeout=header_timeout, limit_concurrency=limit_concurrency),
+    )
+
+
+def server_options(*, keep_alive: float = 5.0, header_timeout: float = 10.0, limit_concurrency: int = 256) -> Dict[str, Any]:
+    """uvicorn settings that keep idle or slow clients from holding the
+    server: idle keep-alive connections closed after `keep_alive` seconds, a
+    request's headers due within `header_timeout` seconds of the connection
+    (or of the last response), headers of at most 16 KiB (h11's incomplete
+    event size), at most `limit_concurrency` connections and requests at once.
+
+    RETURNS (Dict[str, Any]): Keyword arguments for `uvicorn.run` / `uvicorn.Config`.
+    """
+    from .protocol import protocol_with_header_timeout
+
+    return {
+        "http": protocol_with_header_timeout(header_timeout),
+        "timeout_keep_alive": keep_alive,
+        "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
+        "limit_concurrency": limit_concurrency,
+    }
 
 
 def main() -> None:

@@ -1,9 +1,23 @@
-"""Inference off the event loop: one pipeline, one worker thread, a deadline
-per request."""
-import asyncio
+"""The worker process: loads the pipeline once and annotates the batches the
+server sends it, one at a time, over a pipe.
+
+The server's event loop never runs the pipeline: the tokenizer and the encoder
+hold the GIL for as long as a batch takes, and a process of their own is also
+what a timeout can stop (`scheduler.WorkerPool` kills it and starts another).
+
+Messages (pickled by `multiprocessing.connection`):
+- worker → server, once: ("ready", info, warm_up_seconds) or
+  ("failed", exception type name, message);
+- server → worker: ("annotate", texts, vectors); worker → server:
+  ("ok", results) or ("error", exception type name, message).
+"""
+import os
+import signal
+import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
-from typing import Dict, List
+from dataclasses import dataclass, field
+from importlib import import_module
+from typing import Any, Dict, List, Optional, Tuple
 
 from spacy.language import Language
 
@@ -11,91 +25,121 @@ from ..io.output import doc_entities, nan_to_none
 from ..pipeline.entity_pipe import find_entity_pipe
 from ..pipeline.xlmr_ner import DEFAULT_SPANS_KEY
 
-
-class AnnotationTimeout(Exception):
-    """A request ran past its deadline (its later batches are not run)."""
-
-
 # The component whose `spans_key` holds the scores.
 ner_component = find_entity_pipe
+WARM_UP_TEXT = "Warm-up text, Berlin."
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
-class Annotator:
-    """Runs `nlp.pipe` in a single worker thread, so the event loop (and
-    `/health`) keeps answering while a large request is processed, and one
-    batch at a time uses the pipeline (spaCy pipelines are not thread-safe).
-    A request goes to the thread one batch at a time, so the batches of
-    concurrent requests interleave in arrival order: a small request waits for
-    one batch of a large one, not for all of it.
+@dataclass(frozen=True)
+class WorkerSpec:
+    """What a worker process loads, and how.
+
+    path (str): A pipeline directory or package name (with `hf`, a Hugging
+        Face checkpoint).
+    hf (bool): Convert a Hugging Face checkpoint with `spacy_xlmr_ner.hf.from_hf`.
+    source (Optional[str]): What `GET /meta` names as the source; None: the
+        worker does not describe the pipeline (the server already has `info`).
+    imports (Tuple[str, ...]): Modules to import before loading: where
+        components that are not entry points are registered.
+    gpu_id (int): GPU to run on; -1 for CPU.
+    threads (int): torch threads (intra-op); 0 leaves torch's default.
+    batch_size (int): `nlp.pipe` batch size.
     """
 
-    def __init__(self, nlp: Language, *, batch_size: int = 16) -> None:
-        """Initialize the annotator.
+    path: str
+    hf: bool = False
+    source: Optional[str] = None
+    imports: Tuple[str, ...] = field(default_factory=tuple)
+    gpu_id: int = -1
+    threads: int = 0
+    batch_size: int = 16
 
-        nlp (Language): The loaded pipeline.
-        batch_size (int): Texts per batch; a timed-out request stops after
-            the batch it is running.
-        """
-        self.nlp = nlp
-        self.batch_size = batch_size
-        ner = ner_component(nlp)
-        self.spans_key = ner.cfg["spans_key"] if ner is not None else DEFAULT_SPANS_KEY
-        self.pending = 0
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="xlmr-ner")
 
-    async def annotate(self, texts: List[str], timeout: float, *, vectors: bool = False) -> List[Dict]:
-        """Find the entities of every text.
+def entities(doc, spans_key: str, vectors: bool = False) -> List[Dict]:
+    """doc (Doc): An annotated doc. spans_key (str): Where the scores are.
+    vectors (bool): Give each entity its "vector" too.
+    RETURNS (List[Dict]): Its entities, numbers that are not finite as None
+        (JSON has no NaN).
+    """
+    return nan_to_none(doc_entities(doc, spans_key, vectors=vectors))
 
-        texts (List[str]): The texts, in order.
-        timeout (float): Seconds before `AnnotationTimeout` is raised, time
-            spent waiting for other requests' batches included.
-        vectors (bool): Give each entity its "vector" too.
-        RETURNS (List[Dict]): Per text, in order: {"text", "entities"}, the
-            entities as `doc_entities` gives them.
-        """
-        self.pending += 1
+
+def annotate(nlp: Language, texts: List[str], *, spans_key: str, batch_size: int, vectors: bool = False) -> List[Dict]:
+    """RETURNS (List[Dict]): Per text, in order: {"text", "entities"}."""
+    docs = nlp.pipe(texts, batch_size=batch_size)
+    return [{"text": text, "entities": entities(doc, spans_key, vectors)} for text, doc in zip(texts, docs)]
+
+
+def spans_key_of(nlp: Language) -> str:
+    ner = ner_component(nlp)
+    return ner.cfg["spans_key"] if ner is not None else DEFAULT_SPANS_KEY
+
+
+def _die_with_parent() -> None:
+    # Killed with the process that started this one (on Linux), even while a
+    # batch keeps it from reading the pipe.
+    if sys.platform.startswith("linux"):
         try:
-            # On timeout the batch in the thread runs to its end (a thread
-            # cannot be interrupted), and the request's later batches are
-            # never submitted.
-            return await asyncio.wait_for(self._annotate_batches(texts, vectors), timeout)
-        except asyncio.TimeoutError:
-            raise AnnotationTimeout(
-                f"Not done after {timeout:g} s ({len(texts)} text(s), "
-                f"{sum(map(len, texts))} characters); send fewer or shorter texts"
-            ) from None
-        finally:
-            self.pending -= 1
+            import ctypes
 
-    async def _annotate_batches(self, texts: List[str], vectors: bool) -> List[Dict]:
-        loop = asyncio.get_running_loop()
-        results: List[Dict] = []
-        for i in range(0, len(texts), self.batch_size):
-            batch = texts[i : i + self.batch_size]
-            results.extend(await loop.run_in_executor(self._executor, self._annotate, batch, vectors))
-        return results
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
 
-    def _annotate(self, texts: List[str], vectors: bool = False) -> List[Dict]:
-        docs = self.nlp.pipe(texts, batch_size=self.batch_size)
-        return [{"text": text, "entities": self.entities(doc, vectors)} for text, doc in zip(texts, docs)]
 
-    def entities(self, doc, vectors: bool = False) -> List[Dict]:
-        """doc (Doc): An annotated doc. vectors (bool): Give each entity its
-        "vector" too.
-        RETURNS (List[Dict]): Its entities, numbers that are not finite as
-            None (JSON has no NaN).
-        """
-        return nan_to_none(doc_entities(doc, self.spans_key, vectors=vectors))
+def _load(spec: WorkerSpec) -> Tuple[Language, Optional[Dict[str, Any]], float]:
+    from .pipeline import describe, load_pipeline
 
-    def warm_up(self) -> float:
-        """Run the pipeline once, so the first request is not the slow one.
+    if spec.threads > 0:
+        import torch
 
-        RETURNS (float): Seconds it took.
-        """
-        start = time.perf_counter()
-        list(self.nlp.pipe(["Warm-up text, Berlin."]))
-        return time.perf_counter() - start
+        torch.set_num_threads(spec.threads)
+    for module in spec.imports:
+        import_module(module)
+    if spec.gpu_id >= 0:
+        import spacy
 
-    def close(self) -> None:
-        """Stop the worker thread (after the batch it is running)."""
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        spacy.require_gpu(spec.gpu_id)
+    nlp = load_pipeline(spec.path, hf=spec.hf)
+    info = describe(nlp, spec.source) if spec.source is not None else None
+    started = time.perf_counter()
+    list(nlp.pipe([WARM_UP_TEXT]))
+    return nlp, info, time.perf_counter() - started
+
+
+def worker_main(conn, spec: WorkerSpec) -> None:
+    """The worker process's body: load, say "ready", then annotate until the
+    pipe closes.
+
+    conn (multiprocessing.connection.Connection): This worker's end of the pipe.
+    spec (WorkerSpec): What to load.
+    """
+    _die_with_parent()
+    # Ctrl+C in the terminal goes to the whole process group: the server
+    # stops its workers itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        nlp, info, warm = _load(spec)
+        spans_key = spans_key_of(nlp)
+    except BaseException as err:  # noqa: B902 (whatever it is, the server says it)
+        conn.send(("failed", type(err).__name__, str(err)))
+        conn.close()
+        return
+    conn.send(("ready", info, warm))
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            break
+        _, texts, vectors = message
+        try:
+            reply = ("ok", annotate(nlp, texts, spans_key=spans_key, batch_size=spec.batch_size, vectors=vectors))
+        except Exception as err:
+            reply = ("error", type(err).__name__, str(err))
+        try:
+            conn.send(reply)
+        except (EOFError, OSError, BrokenPipeError):
+            break
+    conn.close()
+    os._exit(0)  # no interpreter teardown: torch's can take seconds

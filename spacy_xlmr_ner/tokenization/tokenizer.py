@@ -8,13 +8,21 @@ character instead, with runs of Latin letters or digits kept whole (`NBA`,
 splits each such token into single-character units, which matches those
 corpora: rebuilding a corpus sentence with `infer_spaces` and tokenizing its
 text gives back the corpus tokens.
+
+spaCy's tokenizer strips prefixes and suffixes off a whitespace-delimited run
+one at a time, rescanning the rest of the run each time, so a long run of
+punctuation or emoji costs time growing with the square of its length. Runs
+longer than `MAX_RUN` characters are therefore cut into pieces of at most
+`PIECE` characters (see `_cut_points`) and each piece is tokenized alone;
+text without such runs is tokenized exactly as before.
 """
 import re
 import unicodedata
 from itertools import chain
-from typing import Callable, Dict, Iterable, List, Set, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Set, Tuple
 
-from spacy.attrs import NORM, ORTH, intify_attrs
+import numpy
+from spacy.attrs import NORM, ORTH, SPACY, intify_attrs
 from spacy.language import Language
 from spacy.tokenizer import Tokenizer
 from spacy.tokens import Doc, Token
@@ -71,6 +79,81 @@ _UNSPACED_RE = re.compile(_char_class(_UNSPACED_RANGES))
 # The group makes `split` return [run, unit, run, unit, ..., run].
 _UNIT_RE = re.compile(f"({_BASE}(?:{_EXTEND_BMP}|(?=[\\U00010000-\\U0010ffff]){_EXTEND_ASTRAL})*)")
 
+# Runs of non-whitespace longer than MAX_RUN characters are cut into pieces of
+# at most PIECE characters. A run of MAX_RUN characters costs spaCy at most
+# about MAX_RUN affix steps over MAX_RUN characters; longer runs are bounded by
+# PIECE, so any text costs time linear in its length.
+MAX_RUN = 64
+PIECE = 32
+# A maximal run (the lookbehind starts matches only at a run's start, keeping the scan linear).
+_LONG_RUN_RE = re.compile(r"(?<!\S)\S{%d,}" % (MAX_RUN + 1))
+# Characters a cut must not precede: extenders, emoji skin-tone modifiers, tag characters.
+_NO_CUT_BEFORE = frozenset(map(chr, _EXTENDERS | set(range(0x1F3FB, 0x1F400)) | set(range(0xE0020, 0xE0080))))
+_ZWJ = "\u200d"
+
+
+def _is_regional(ch: str) -> bool:
+    return "\U0001f1e6" <= ch <= "\U0001f1ff"
+
+
+def _is_word_char(ch: str) -> bool:
+    return ch.isalnum() and not _UNSPACED_RE.match(ch)
+
+
+def _cut_allowed(run: str, i: int, regionals: int = 0) -> bool:
+    """Whether `run` may be cut before `run[i]` without splitting a character
+    from its combining marks or a ZWJ sequence, or a flag's pair of regional
+    indicators (`regionals`: how many of them run up to `run[i]` since the
+    last cut)."""
+    ch, prev = run[i], run[i - 1]
+    return ch not in _NO_CUT_BEFORE and prev != _ZWJ and not (_is_regional(ch) and regionals % 2)
+
+
+def _cut_points(run: str) -> List[int]:
+    """Where to cut a run of non-whitespace into pieces of at most `PIECE`
+    characters: at the last point of each piece's second half that is next to
+    a character other than a letter or digit of a spaced script (punctuation,
+    symbols, emoji, unspaced characters), else at the last point that keeps
+    characters with their marks, else after `PIECE` characters.
+
+    run (str): Text without whitespace.
+    RETURNS (List[int]): Increasing positions strictly inside the run.
+    """
+    cuts: List[int] = []
+    start = 0
+    while len(run) - start > PIECE:
+        end = start + PIECE
+        regionals = [0] * (PIECE + 1)  # regional indicators ending just before each point
+        for i in range(start, end):
+            regionals[i - start + 1] = regionals[i - start] + 1 if _is_regional(run[i]) else 0
+        fallback = preferred = 0
+        for i in range(end, start, -1):
+            if not _cut_allowed(run, i, regionals[i - start]):
+                continue
+            fallback = fallback or i
+            if i > start + PIECE // 2 and not (_is_word_char(run[i - 1]) and _is_word_char(run[i])):
+                preferred = i
+                break
+        start = preferred or fallback or end
+        cuts.append(start)
+    return cuts
+
+
+def _segments(text: str) -> Optional[List[str]]:
+    """Cut `text` into pieces that are tokenized one by one, or None when it has
+    no run longer than `MAX_RUN` (then it is tokenized whole). A piece starts at
+    a long run's start or at a cut inside it; the text after a run's last cut
+    (with the whitespace and shorter runs that follow) stays with that piece,
+    so whitespace is tokenized as in the whole text."""
+    bounds = []
+    for match in _LONG_RUN_RE.finditer(text):
+        bounds.append(match.start())
+        bounds.extend(match.start() + cut for cut in _cut_points(match.group()))
+    if not bounds:
+        return None
+    bounds.append(len(text))
+    return [text[a:b] for a, b in zip([0] + bounds, bounds) if a < b]
+
 
 class MultilingualTokenizer(Tokenizer):
     """spaCy's rule-based tokenizer, plus a split of every token that contains
@@ -92,6 +175,20 @@ class MultilingualTokenizer(Tokenizer):
         text (str): The text to tokenize.
         RETURNS (Doc): The tokens; `doc.text == text`.
         """
+        segments = _segments(text)
+        if segments is None:
+            return self._tokenize_segment(text)
+        # The pieces' tokens in one Doc (as `Doc.from_docs`, without a Token object per token).
+        docs = [self._tokenize_segment(segment) for segment in segments]
+        arrays = numpy.concatenate([doc.to_array([ORTH, SPACY, NORM]) for doc in docs if len(doc)])
+        strings = self.vocab.strings
+        words = [strings[orth] for orth in arrays[:, 0].tolist()]
+        out = Doc(self.vocab, words=words, spaces=arrays[:, 1].astype(bool).tolist())
+        out.from_array([NORM], arrays[:, 2:])
+        return out
+
+    def _tokenize_segment(self, text: str) -> Doc:
+        """Tokenize a text with spaCy's rules and split its unspaced characters."""
         doc = Tokenizer.__call__(self, text)
         # One C-level scan keeps text without unspaced characters off the Python path.
         if not _UNSPACED_RE.search(text):
@@ -142,7 +239,7 @@ class MultilingualTokenizer(Tokenizer):
         """
         unsplit = self._special_orths()[0]
         out = []
-        for rule, substring in Tokenizer.explain(self, text):
+        for rule, substring in chain.from_iterable(Tokenizer.explain(self, s) for s in _segments(text) or [text]):
             parts = [substring] if substring in unsplit else _UNIT_RE.split(substring)
             if len(parts) == 1 or parts[1] == substring:
                 out.append((rule, substring))

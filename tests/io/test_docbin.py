@@ -139,9 +139,9 @@ def test_convert_iob_dir_progress_bar_of_files(tmp_path, capsys):
 
 def test_convert_iob_dir_missing_split_for_one_language(tmp_path):
     corpus = write_corpus(tmp_path / "in", {"de/train.iob": TRAIN_DE, "de/dev.iob": DEV_DE, "zh/train.iob": TRAIN_ZH})
-    with pytest.raises(FileNotFoundError, match=r"Missing IOB files: .*zh/dev\.iob$"):
+    with pytest.raises(FileNotFoundError, match=r"Missing IOB files: .*zh/dev\.iob \(splits found: dev, train\)$"):
         convert_iob_dir(corpus, tmp_path / "out")
-    with pytest.raises(FileNotFoundError, match=r"Missing IOB files: .*xx/train\.iob, .*xx/dev\.iob$"):
+    with pytest.raises(FileNotFoundError, match=r"Missing IOB files: .*xx/train\.iob, .*xx/dev\.iob \(splits found: dev, train\)$"):
         convert_iob_dir(corpus, tmp_path / "out", langs=["de", "xx"], splits=["train", "dev"])
     assert not (tmp_path / "out").exists()
 
@@ -165,3 +165,128 @@ def test_format_stats():
         "de/train: skipped 2 -DOCSTART- lines",
         "en/dev: stripped language prefix 'en:' from every token",
     ]
+
+
+# Output paths, atomic writes and all-or-nothing directory runs.
+import errno  # noqa: E402
+
+from spacy_xlmr_ner.io import docbin as docbin_module  # noqa: E402
+from spacy_xlmr_ner.io.docbin import OutputError  # noqa: E402
+from spacy_xlmr_ner.io.iob import IOBFormatError  # noqa: E402
+
+
+def snapshot(root):
+    """Every file under root (temporary files included) and its bytes."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def fail_writes(monkeypatch, code, after=0):
+    """Make the `after`-th write onward write half its data, then fail with `code`."""
+    calls = []
+    real = docbin_module._write_all
+
+    def write_all(f, data):
+        calls.append(f)
+        if len(calls) > after:
+            f.write(data[: len(data) // 2])
+            raise OSError(code, __import__("os").strerror(code))
+        real(f, data)
+
+    monkeypatch.setattr(docbin_module, "_write_all", write_all)
+
+
+@pytest.mark.parametrize(
+    "code,reason",
+    [(errno.ENOSPC, "no space left on the device"), (errno.EROFS, "the file system is read-only"),
+     (errno.EACCES, "permission denied")],
+)  # fmt: skip
+def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch, code, reason):
+    source = write_corpus(tmp_path / "in", {"train.iob": TRAIN_DE})
+    out = tmp_path / "out" / "train.spacy"
+    convert_iob_file(source / "train.iob", out, limit=1)
+    before = snapshot(tmp_path / "out")
+    fail_writes(monkeypatch, code)
+    with pytest.raises(OutputError) as err:
+        convert_iob_file(source / "train.iob", out)
+    assert str(err.value) == f"Cannot write {out}: {reason}"
+    assert snapshot(tmp_path / "out") == before  # unchanged, and no temporary file left
+
+
+def test_failed_rename_keeps_the_old_file(tmp_path, monkeypatch):
+    source = write_corpus(tmp_path / "in", {"train.iob": TRAIN_DE})
+    out = tmp_path / "out" / "train.spacy"
+    convert_iob_file(source / "train.iob", out, limit=1)
+    before = snapshot(tmp_path / "out")
+
+    def replace(src, dst):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(docbin_module.os, "replace", replace)
+    with pytest.raises(OutputError, match="Cannot write .*train.spacy: permission denied"):
+        convert_iob_file(source / "train.iob", out)
+    assert snapshot(tmp_path / "out") == before
+
+
+def test_output_is_a_directory_or_under_a_file(tmp_path):
+    source = write_corpus(tmp_path / "in", {"train.iob": TRAIN_DE, "de/train.iob": TRAIN_DE})
+    (tmp_path / "dir.spacy").mkdir()
+    with pytest.raises(OutputError, match=r"Cannot write .*dir.spacy: it is a directory \(give the path of a .spacy file\)"):
+        convert_iob_file(source / "train.iob", tmp_path / "dir.spacy")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OutputError, match=r"Cannot write .*file/sub/train.spacy: .*file is a file, not a directory"):
+        convert_iob_file(source / "train.iob", tmp_path / "file" / "sub" / "train.spacy")
+    with pytest.raises(OutputError, match=r"Cannot write to .*file: it is a file, not a directory"):
+        convert_iob_dir(source, tmp_path / "file")
+    # A directory where one of the directory run's files goes.
+    (tmp_path / "out" / "de" / "train.spacy").mkdir(parents=True)
+    with pytest.raises(OutputError, match=r"Cannot write .*out/de/train.spacy: it is a directory"):
+        convert_iob_dir(source, tmp_path / "out")
+    assert (tmp_path / "file").read_text() == "x"
+
+
+def dir_corpus(tmp_path):
+    return write_corpus(tmp_path / "in", {
+        "de/train.iob": TRAIN_DE, "de/dev.iob": DEV_DE, "zh/train.iob": TRAIN_ZH, "zh/dev.iob": TRAIN_ZH,
+    })  # fmt: skip
+
+
+def test_dir_run_checks_every_input_before_writing(tmp_path):
+    corpus = dir_corpus(tmp_path)
+    convert_iob_dir(corpus, tmp_path / "out", limit=1)
+    before = snapshot(tmp_path / "out")
+    (corpus / "zh" / "dev.iob").write_text("北\tB-LOC\n京\tB-O\n", encoding="utf-8")  # the last file read
+    with pytest.raises(IOBFormatError, match=r"zh/dev.iob:2: entity labelled as outside \(B-O\)"):
+        convert_iob_dir(corpus, tmp_path / "out")
+    assert snapshot(tmp_path / "out") == before
+    # Nothing at all is written when there was no output before.
+    with pytest.raises(IOBFormatError):
+        convert_iob_dir(corpus, tmp_path / "fresh")
+    assert not (tmp_path / "fresh").exists()
+
+
+@pytest.mark.parametrize("after", [0, 1, 3])
+def test_dir_run_write_failure_leaves_all_old(tmp_path, monkeypatch, after):
+    corpus = dir_corpus(tmp_path)
+    convert_iob_dir(corpus, tmp_path / "out", limit=1)
+    before = snapshot(tmp_path / "out")
+    fail_writes(monkeypatch, errno.ENOSPC, after=after)
+    with pytest.raises(OutputError, match="no space left on the device"):
+        convert_iob_dir(corpus, tmp_path / "out")
+    assert snapshot(tmp_path / "out") == before
+    monkeypatch.undo()
+    stats = convert_iob_dir(corpus, tmp_path / "out")  # then a good run replaces them all
+    assert all(snapshot(tmp_path / "out")[f"{lang}/{split}.spacy"] != before[f"{lang}/{split}.spacy"]
+               for lang, split in stats if stats[lang, split].sentences > 1)  # fmt: skip
+
+
+def test_requested_split_must_exist(tmp_path):
+    corpus = dir_corpus(tmp_path)
+    with pytest.raises(FileNotFoundError) as err:
+        convert_iob_dir(corpus, tmp_path / "out", splits=["train", "validation"])
+    assert str(err.value) == (
+        f"Missing IOB files: {corpus / 'de' / 'validation.iob'}, {corpus / 'zh' / 'validation.iob'}"
+        " (splits found: dev, train)"
+    )
+    assert not (tmp_path / "out").exists()
+    # The default splits skip one that no language has (here test).
+    assert sorted(convert_iob_dir(corpus, tmp_path / "out")) == [("de", "dev"), ("de", "train"), ("zh", "dev"), ("zh", "train")]

@@ -222,3 +222,82 @@ def test_progress_bar(write, capsys):
     assert capsys.readouterr().err == ""
     read_iob(path, progress=True)
     assert "lines" in capsys.readouterr().err
+
+
+# Encodings: a file that is not UTF-8 stops with its file, line and byte.
+def test_latin1_byte_names_file_line_and_byte(tmp_path):
+    path = tmp_path / "de" / "train.iob"
+    path.parent.mkdir()
+    path.write_bytes(b"Die\tO\nStadt\tO\n\nM\xfcnchen\tB-LOC\n")
+    with pytest.raises(IOBFormatError) as err:
+        read_iob(path)
+    assert str(err.value).startswith(f"{path}:4: byte 0xfc at column 2 is not UTF-8 (it may be Latin-1")
+    assert "re-save it as UTF-8" in str(err.value)
+    assert err.value.line == "M\\xfcnchen\tB-LOC"
+    assert "codec can't decode" not in str(err.value)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
+def test_utf16_and_utf32_with_bom_are_read(write, encoding):
+    text = "München\tB-LOC\n\n北京\tB-LOC\n"
+    data = text.encode(encoding) if encoding != "utf-16-be" else b"\xfe\xff" + text.encode("utf-16-be")
+    path = write("")
+    path.write_bytes(data)
+    assert words_and_tags(read_iob(path)) == [(["München"], ["B-LOC"]), (["北京"], ["B-LOC"])]
+
+
+def test_utf16_without_bom_is_named(write):
+    path = write("Berlin\tB-LOC\n", encoding="utf-16-le")
+    with pytest.raises(IOBFormatError, match=r"train.iob:1: U\+0000 \(NUL\) .*UTF-16 without a byte order mark"):
+        read_iob(path)
+    path = write("München\tB-LOC\n", encoding="utf-16-le")
+    with pytest.raises(IOBFormatError, match=r"train.iob:1: byte 0xfc .*UTF-16 or UTF-32 without a byte order mark"):
+        read_iob(path)
+
+
+def test_broken_utf16_with_bom(write):
+    path = write("")
+    path.write_bytes(b"\xff\xfeB\x00e\x00r")  # odd length: a truncated code unit
+    with pytest.raises(IOBFormatError, match=r"train.iob: not valid UTF-16: .*re-save it as UTF-8"):
+        read_iob(path)
+
+
+@pytest.mark.parametrize(
+    "bad_line,char,column",
+    [
+        ("Ber\x00lin\tB-LOC", "U+0000 (NUL)", 4),
+        ("Ber\u2028lin\tB-LOC", "U+2028 (LINE SEPARATOR)", 4),
+        ("Ber\u2029lin\tB-LOC", "U+2029 (PARAGRAPH SEPARATOR)", 4),
+        ("Ber\u2028lin B-LOC", "U+2028 (LINE SEPARATOR)", 4),  # would be a column separator for str.split
+        ("Berlin\tB-LOC\x0c", "U+000C (control character)", 13),
+        ("Ber\x85lin\tB-LOC", "U+0085 (control character)", 4),
+        ("\x1fBerlin\tO", "U+001F (control character)", 1),
+    ],
+)
+def test_control_characters_and_separators_are_rejected(write, bad_line, char, column):
+    path = write(f"a\tO\n\n{bad_line}\n")
+    with pytest.raises(IOBFormatError) as err:
+        read_iob(path)
+    assert str(err.value).startswith(f"{path}:3: {char} at column {column}")
+    assert err.value.line == bad_line
+
+
+def test_tabs_zero_width_joiners_and_nbsp_are_accepted(write):
+    path = write("می\u200cخواهم\tO\nNew\u00a0York\tB-LOC\nx\t\tO\n")
+    assert read_iob(path).sentences[0].words == ["می\u200cخواهم", "New\u00a0York", "x"]
+
+
+@pytest.mark.parametrize("tag", ["B-O", "I-O", "S-O", "E-O", "B-o", "I-outside"])
+def test_entity_labelled_outside_is_rejected(write, tag):
+    path = write(f"a\tO\nb\t{tag}\n")
+    with pytest.raises(IOBFormatError) as err:
+        read_iob(path)
+    assert str(err.value) == (
+        f"{path}:2: entity labelled as outside ({tag}): a token outside every entity is tagged plain O: 'b\\t{tag}'"
+    )
+
+
+def test_unreadable_file_is_named(tmp_path):
+    with pytest.raises(IOBFormatError, match=r"dir.iob: cannot read the file: Is a directory"):
+        (tmp_path / "dir.iob").mkdir()
+        read_iob(tmp_path / "dir.iob")

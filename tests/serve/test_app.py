@@ -2,16 +2,18 @@
 offsets, errors for bad input, /meta and the page, and a long request that
 neither blocks /health nor outlives its timeout."""
 import json
+import os
 import re
 import socket
 import threading
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import spacy
-from spacy.language import Language
 
+from helpers.serve_components import Gate  # noqa: E402 (registers the test components)
 from helpers.serve import (  # noqa: F401 (served_pipeline: a fixture)
     EMOJI_TEXT,
     EXAMPLE_TEXT,
@@ -31,13 +33,14 @@ from fastapi.testclient import TestClient  # noqa: E402
 from spacy_xlmr_ner.serve import create_app  # noqa: E402
 from spacy_xlmr_ner.serve.page import EXAMPLES  # noqa: E402
 from spacy_xlmr_ner.serve.pipeline import load_pipeline  # noqa: E402
+from spacy_xlmr_ner.serve.scheduler import split_batches  # noqa: E402
 
 MAX_TEXTS, MAX_CHARS, MAX_BYTES = 16, 1000, 200_000
 
 
 @pytest.fixture(scope="module")
 def client(served_pipeline):
-    app = create_app(served_pipeline, max_texts=MAX_TEXTS, max_chars=MAX_CHARS, max_bytes=MAX_BYTES)
+    app = create_app(served_pipeline, max_texts=MAX_TEXTS, max_chars=MAX_CHARS, max_bytes=MAX_BYTES, workers=1)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
 
@@ -95,7 +98,7 @@ def test_a_span_component_pipeline_is_served_with_its_scores(tiny_encoder):
         nlp.update(examples, sgd=optimizer)
     assert ner_component(nlp) is nlp.get_pipe("xlmr_span_ner")
     text = examples[0].reference.text
-    with TestClient(create_app(nlp)) as span_client:
+    with TestClient(create_app(nlp, workers=1)) as span_client:
         (result,) = span_client.post("/ner", json={"text": text}).json()["results"]
     assert result["entities"], "the span pipeline found no entity in a training sentence"
     assert [(e["start"], e["end"], e["label"]) for e in result["entities"]] == [
@@ -187,7 +190,7 @@ def test_bad_requests_get_clear_json_errors(client, body, status, detail):
 
 def test_byte_order_mark_is_accepted(client):
     body = b"\xef\xbb\xbf" + json.dumps({"text": EXAMPLE_TEXT["ru"]}).encode("utf-8")
-    response = client.post("/ner", content=body)
+    response = client.post("/ner", content=body, headers={"Content-Type": "application/json"})
     assert response.status_code == 200
     check_result(EXAMPLE_TEXT["ru"], response.json()["results"][0])
 
@@ -195,12 +198,13 @@ def test_byte_order_mark_is_accepted(client):
 def test_body_over_max_bytes(client):
     big = json.dumps({"texts": ["a" * 900] * 250}).encode()
     assert len(big) > MAX_BYTES
-    response = client.post("/ner", content=big)
+    json_type = {"Content-Type": "application/json"}
+    response = client.post("/ner", content=big, headers=json_type)
     assert response.status_code == 413
     assert response.json()["detail"] == f"Request body of {len(big)} bytes is over the limit of {MAX_BYTES} bytes"
     # Streamed without Content-Length: counted while reading.
     chunks = (big[i : i + 8192] for i in range(0, len(big), 8192))
-    response = client.post("/ner", content=chunks)
+    response = client.post("/ner", content=chunks, headers=json_type)
     assert response.status_code == 413
     assert response.json()["detail"] == f"Request body is over the limit of {MAX_BYTES} bytes"
     assert client.post("/ner", json={"text": EXAMPLE_TEXT["hi"]}).status_code == 200
@@ -229,7 +233,7 @@ def test_meta_without_model_card_fields_and_with_nan(served_pipeline):
     nlp = spacy.load(served_pipeline)
     del nlp.meta["languages"]
     nlp.meta["performance"] = {"ents_f": float("nan"), "ents_per_type": {"PER": {"f": float("inf"), "p": 0.5}}}
-    with TestClient(create_app(nlp)) as client:
+    with TestClient(create_app(nlp, workers=1)) as client:
         meta = client.get("/meta").json()
     assert meta["languages"] == []
     assert meta["performance"] == {"ents_f": None, "ents_per_type": {"PER": {"f": None, "p": 0.5}}}
@@ -243,7 +247,7 @@ def test_meta_of_a_directory_without_a_model_card(tmp_path, monkeypatch, parts, 
     assert spacy.load(tmp_path.joinpath(*parts)).meta["name"] == "pipeline"
     monkeypatch.chdir(tmp_path)
     source = "/".join(parts)
-    with TestClient(create_app(source)) as client:
+    with TestClient(create_app(source, workers=1)) as client:
         meta = client.get("/meta").json()
         assert client.get("/openapi.json").json()["info"]["title"] == f"xx_{name} named entities"
         about = page_config(client.get("/").text)
@@ -253,11 +257,11 @@ def test_meta_of_a_directory_without_a_model_card(tmp_path, monkeypatch, parts, 
 
 def test_meta_source_of_a_pipeline_object(served_pipeline, tmp_path):
     nlp = spacy.load(served_pipeline)
-    with TestClient(create_app(nlp)) as client:
+    with TestClient(create_app(nlp, workers=1)) as client:
         meta = client.get("/meta").json()
     assert (meta["name"], meta["version"], meta["source"]) == (META["name"], META["version"], str(served_pipeline))
     # Built in memory: nowhere to name it after.
-    with TestClient(create_app(spacy.blank("xx"))) as client:
+    with TestClient(create_app(spacy.blank("xx"), workers=1)) as client:
         meta = client.get("/meta").json()
     assert (meta["name"], meta["version"], meta["source"]) == ("pipeline", "", "")
 
@@ -288,45 +292,15 @@ def test_page(client):
 WAIT_S = 120
 
 
-class Gate:
-    """Holds each doc with "HOLD" in its text in the pipeline until the test
-    lets it through (`release`), and records the texts in the order the
-    pipeline got them."""
-
-    def __init__(self):
-        self.entered = []
-        self._permits = threading.Semaphore(0)
-        self._changed = threading.Condition()
-
-    def __call__(self, doc):
-        with self._changed:
-            self.entered.append(doc.text)
-            self._changed.notify_all()
-        if "HOLD" in doc.text and not self._permits.acquire(timeout=WAIT_S):
-            raise RuntimeError(f"{doc.text!r} was never released")
-        return doc
-
-    def release(self, n=1):
-        for _ in range(n):
-            self._permits.release()
-
-    def wait_until_entered(self, texts):
-        with self._changed:
-            assert self._changed.wait_for(lambda: self.entered == texts, timeout=WAIT_S), self.entered
-
-
-@Language.factory("serve_test_gate")
-def make_gate(nlp, name):
-    return Gate()
-
-
-def gated_app(**kwargs):
-    """A pipeline of a `Gate` alone behind the app, one text per batch."""
+def gated_app(tmp_path, *, components=("serve_test_gate",), **kwargs):
+    """A pipeline of a `Gate` (in the worker processes) alone behind the app,
+    one text per batch, one worker unless said otherwise."""
     nlp = spacy.blank("xx")
-    gate = nlp.add_pipe("serve_test_gate")
-    app = create_app(nlp, batch_size=1, **kwargs)
-    gate.entered.clear()  # the warm-up text
-    return app, gate
+    gate = Gate(tmp_path / "gate")
+    for name in components:
+        nlp.add_pipe(name, config={"folder": str(gate.folder)} if name == "serve_test_gate" else {})
+    kwargs = {"batch_size": 1, "workers": 1, **kwargs}
+    return create_app(nlp, **kwargs), gate
 
 
 def in_thread(function):
@@ -345,15 +319,36 @@ def wait_for_pending(client, n):
         time.sleep(0.01)
 
 
-def test_health_answers_while_a_request_is_in_the_pipeline():
-    app, gate = gated_app()
+def process_ended(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def test_pipeline_runs_in_worker_processes(tmp_path):
+    app, gate = gated_app(tmp_path, workers=2)
+    with TestClient(app) as client:
+        assert client.post("/ner", json={"texts": ["one", "two"]}).status_code == 200
+        pids = app.state.pool.pids
+    assert len(set(pids)) == 2 and os.getpid() not in pids
+    assert {pid for pid, _ in gate.events()} <= set(pids)
+
+
+def test_health_answers_while_a_request_is_in_the_pipeline(tmp_path):
+    app, gate = gated_app(tmp_path)
     with TestClient(app) as client:
         thread, out = in_thread(lambda: client.post("/ner", json={"texts": ["HOLD"] * 3}))
-        # The pipeline thread is stuck on the first text: /health is answered
-        # all the same, and counts the request.
+        # The worker is stuck on the first text: /health, /meta and the page
+        # are answered all the same, and /health counts the request.
         gate.wait_until_entered(["HOLD"])
         assert client.get("/health").json() == {"status": "ok", "pending": 1}
         assert client.get("/meta").status_code == 200
+        assert client.get("/").status_code == 200
         assert thread.is_alive()
         gate.release(3)
         thread.join(WAIT_S)
@@ -363,48 +358,113 @@ def test_health_answers_while_a_request_is_in_the_pipeline():
     assert response.json()["results"] == [{"text": "HOLD", "entities": []}] * 3
 
 
-def test_small_request_waits_for_one_batch_of_a_large_one_not_all():
-    app, gate = gated_app()  # one text per batch
+def test_small_request_goes_before_the_rest_of_a_large_one(tmp_path):
+    app, gate = gated_app(tmp_path)  # one worker, one text per batch
     large_texts = [f"HOLD {i}" for i in range(10)]
     with TestClient(app) as client:
         large, large_out = in_thread(lambda: client.post("/ner", json={"texts": large_texts}))
         gate.wait_until_entered(["HOLD 0"])
-        small, small_out = in_thread(lambda: client.post("/ner", json={"texts": ["quick"]}))
+        small, small_out = in_thread(lambda: client.post("/ner", json={"texts": ["quick", "fast"]}))
         wait_for_pending(client, 2)
         # Let the large request's first text through, and no more: the small
-        # request is answered while the large one waits on its second text.
+        # request (fewer characters) goes next, and is answered while the
+        # large one waits on its second text.
         gate.release(1)
         small.join(WAIT_S)
         assert not small.is_alive()
         assert large.is_alive() and client.get("/health").json()["pending"] == 1
-        # In arrival order: the small request's batch went before the large
-        # one's second.
-        gate.wait_until_entered(["HOLD 0", "quick", "HOLD 1"])
+        gate.wait_until_entered(["HOLD 0", "quick", "fast", "HOLD 1"])
         gate.release(9)
         large.join(WAIT_S)
     small_response, large_response = small_out["result"], large_out["result"]
     assert small_response.status_code == large_response.status_code == 200
-    assert small_response.json()["results"] == [{"text": "quick", "entities": []}]
+    assert [r["text"] for r in small_response.json()["results"]] == ["quick", "fast"]
     assert [r["text"] for r in large_response.json()["results"]] == large_texts
-    assert gate.entered == ["HOLD 0", "quick"] + large_texts[1:]
+    assert gate.entered == ["HOLD 0", "quick", "fast"] + large_texts[1:]
 
 
-def test_timeout_stops_the_request_and_frees_the_worker():
-    app, gate = gated_app(timeout=2.0)
+def test_small_request_does_not_wait_for_a_large_batch(tmp_path):
+    # Two workers: the first takes small requests only. A large request's
+    # one text is held in the other; a small one is answered meanwhile.
+    app, gate = gated_app(tmp_path, workers=2, small_chars=20)
+    large_text = "HOLD " + "x" * 40
     with TestClient(app) as client:
-        # Its first text is held in the pipeline until after the 504.
+        large, large_out = in_thread(lambda: client.post("/ner", json={"text": large_text}))
+        gate.wait_until_entered([large_text])
+        for text in ("quick", "fast"):
+            response = client.post("/ner", json={"text": text})
+            assert response.status_code == 200 and response.json()["results"][0]["text"] == text
+        assert large.is_alive()
+        small_worker, large_worker = app.state.pool.pids
+        assert gate.events() == [(large_worker, large_text), (small_worker, "quick"), (small_worker, "fast")]
+        gate.release(1)
+        large.join(WAIT_S)
+    assert large_out["result"].status_code == 200
+
+
+def test_timeout_stops_the_work_and_restarts_the_worker(tmp_path):
+    app, gate = gated_app(tmp_path, timeout=2.0)
+    with TestClient(app) as client:
+        (held_by,) = app.state.pool.pids
+        # Its first text is held in the pipeline, never released.
         response = client.post("/ner", json={"texts": ["HOLD"] * 20})
         assert response.status_code == 504
         assert response.json()["detail"].startswith("Not done after 2 s (20 text(s), 80 characters)")
         assert client.get("/health").json()["pending"] == 0
-        # The batch running at the timeout runs to its end, the later ones
-        # are never submitted: with every text free to go, the next request
-        # is the next thing in the pipeline.
-        gate.release(20)
+        # The worker running it was killed, not left to finish: a new one
+        # serves the next request, and the request's later texts never ran.
+        deadline = time.monotonic() + WAIT_S
+        while not process_ended(held_by):
+            assert time.monotonic() < deadline, "the worker holding the request was not stopped"
+            time.sleep(0.05)
         after = client.post("/ner", json={"text": "fast"})
         assert after.status_code == 200, after.text
         assert after.json() == {"results": [{"text": "fast", "entities": []}]}
-    assert gate.entered == ["HOLD", "fast"]
+        (now,) = app.state.pool.pids
+        assert app.state.pool.restarts == 1
+    assert gate.events() == [(held_by, "HOLD"), (now, "fast")] and now != held_by
+
+
+def test_request_queued_behind_a_timed_out_one(tmp_path):
+    # Served by the new worker, or, if its own deadline passes first (the
+    # restart takes a while), answered 504 without having run.
+    app, gate = gated_app(tmp_path, timeout=3.0)
+    with TestClient(app) as client:
+        held, held_out = in_thread(lambda: client.post("/ner", json={"text": "HOLD"}))
+        gate.wait_until_entered(["HOLD"])
+        queued, queued_out = in_thread(lambda: client.post("/ner", json={"text": "queued"}))
+        wait_for_pending(client, 2)
+        held.join(WAIT_S)
+        queued.join(WAIT_S)
+        assert held_out["result"].status_code == 504
+        response = queued_out["result"]
+        assert response.status_code in (200, 504)
+        if response.status_code == 200:
+            assert response.json() == {"results": [{"text": "queued", "entities": []}]}
+            assert gate.entered == ["HOLD", "queued"]
+        else:
+            assert gate.entered == ["HOLD"]
+        assert client.post("/ner", json={"text": "after"}).status_code == 200
+        assert client.get("/health").json() == {"status": "ok", "pending": 0}
+
+
+def test_worker_that_dies_gives_500_and_is_replaced(tmp_path):
+    app, gate = gated_app(tmp_path, components=("serve_test_gate", "serve_test_dies_on_crash"))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        (first,) = app.state.pool.pids
+        response = client.post("/ner", json={"texts": ["ok", "CRASH"]})
+        assert response.status_code == 500
+        assert response.json()["detail"].startswith("Internal error: WorkerExited: the worker process stopped")
+        assert client.post("/ner", json={"text": "fine"}).json() == {"results": [{"text": "fine", "entities": []}]}
+        (second,) = app.state.pool.pids
+    assert first != second and gate.entered == ["ok", "CRASH", "fine"]
+
+
+def test_batches_are_cut_by_texts_and_characters():
+    assert split_batches([], 4, 10) == []
+    assert split_batches(["a"] * 5, 2, 100) == [(0, ["a", "a"]), (2, ["a", "a"]), (4, ["a"])]
+    texts = ["aaaa", "bbbb", "cc", "d" * 30, "e"]
+    assert split_batches(texts, 16, 10) == [(0, ["aaaa", "bbbb", "cc"]), (3, ["d" * 30]), (4, ["e"])]
 
 
 @contextmanager
@@ -426,8 +486,8 @@ def uvicorn_in_thread(app):
         thread.join(10)
 
 
-def test_a_body_sent_too_slowly_gets_408():
-    app, _ = gated_app(timeout=2.0)
+def test_a_body_sent_too_slowly_gets_408(tmp_path):
+    app, _ = gated_app(tmp_path, timeout=2.0)
     with uvicorn_in_thread(app) as port:
         with socket.create_connection(("127.0.0.1", port), timeout=WAIT_S) as sock:
             # Content-Length promises 100 bytes; 9 come.
@@ -446,17 +506,10 @@ def test_a_body_sent_too_slowly_gets_408():
         assert (status, answer) == (200, {"results": [{"text": "fine", "entities": []}]})
 
 
-@Language.component("serve_test_fails_on_boom")
-def fails_on_boom(doc):
-    if "BOOM" in doc.text:
-        raise RuntimeError("boom")
-    return doc
-
-
 def test_pipeline_errors_are_json_500_not_a_crash():
     nlp = spacy.blank("xx")
     nlp.add_pipe("serve_test_fails_on_boom")
-    with TestClient(create_app(nlp), raise_server_exceptions=False) as client:
+    with TestClient(create_app(nlp, workers=1), raise_server_exceptions=False) as client:
         response = client.post("/ner", json={"text": "BOOM"})
         assert response.status_code == 500
         assert response.json() == {"detail": "Internal error: RuntimeError: boom"}
@@ -474,7 +527,7 @@ def test_hugging_face_checkpoint(tiny_encoder, tmp_path):
     AutoTokenizer.from_pretrained(str(tiny_encoder)).save_pretrained(tmp_path / "hf")
     with pytest.raises(ValueError, match="looks like a Hugging Face checkpoint"):
         load_pipeline(tmp_path / "hf")
-    with TestClient(create_app(str(tmp_path / "hf"), hf=True)) as client:
+    with TestClient(create_app(str(tmp_path / "hf"), hf=True, workers=1)) as client:
         meta = client.get("/meta").json()
         assert meta["labels"] == ["LOC", "ORG", "PER"]
         results = client.post("/ner", json={"texts": [EXAMPLE_TEXT["ar"], EMOJI_TEXT]}).json()["results"]

@@ -1,15 +1,17 @@
+import functools
 import pickle
 import unicodedata
 from pathlib import Path
 
 import pytest
 import spacy
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from spacy_xlmr_ner.io.iob import read_iob
 from spacy_xlmr_ner.tokenization.spacing import infer_spaces, is_unspaced_char
-from spacy_xlmr_ner.tokenization.tokenizer import MultilingualTokenizer
+from spacy_xlmr_ner.tokenization import tokenizer as tokenizer_module
+from spacy_xlmr_ner.tokenization.tokenizer import MAX_RUN, PIECE, MultilingualTokenizer
 from helpers import REPO
 
 NAME = "spacy-xlmr-ner.MultilingualTokenizer.v1"
@@ -127,6 +129,7 @@ def test_spaced_scripts_match_spacy(text):
 @given(st.text().map(lambda t: "".join(c for c in t if not is_unspaced_char(c))))
 @settings(max_examples=150, deadline=None)
 def test_text_without_unspaced_chars_matches_spacy(text):
+    assume(not tokenizer_module._LONG_RUN_RE.search(text))  # longer runs are cut: see the tests below
     assert layout(NLP(text)) == layout(PLAIN(text))
 
 
@@ -243,3 +246,120 @@ def test_bytes_and_pickle():
         assert isinstance(tokenizer, MultilingualTokenizer)
         for text in TEXTS:
             assert layout(tokenizer(text)) == layout(nlp(text))
+
+
+# Long runs without whitespace: cut into pieces, so that their cost is linear in their length.
+def _mix(n, alphabet, seed=0):
+    import random
+
+    rnd = random.Random(seed)
+    return "".join(rnd.choice(alphabet) for _ in range(n))
+
+
+PATHOLOGICAL = {
+    "parens": lambda n: "(" * n,
+    "bangs": lambda n: "!" * n,
+    "emoji": lambda n: "😀" * n,
+    "zwj_family": lambda n: ("👨\u200d👩\u200d👧" * n)[:n],
+    "skin_tone": lambda n: ("👍🏽" * n)[:n],
+    "flags": lambda n: ("🇩🇪" * n)[:n],
+    "letters": lambda n: "a" * n,
+    "combining": lambda n: ("e\u0301\u0302" * n)[:n],
+    "url": lambda n: ("https://example.com/" + "a/b?c=d&e=%20" * n)[:n],
+    "punct_mix": lambda n: _mix(n, "()[]{}!?.,;:'\"-#$%&*+/<=>@^_`|~"),
+    "symbol_mix": lambda n: _mix(n, "()!?.,😀😁🎉👍🏽\u200d€$%a1"),
+    "cjk_latin": lambda n: _mix(n, "北京中国的首都。，「」NBA1995"),
+    "thai": lambda n: ("กรุงเทพฯเป็นเมืองหลวง" * n)[:n],
+}
+
+
+@pytest.mark.parametrize("n", [2_000, 8_000, 32_000])
+@pytest.mark.parametrize("kind", sorted(PATHOLOGICAL))
+def test_long_runs_keep_text_and_offsets(kind, n):
+    text = PATHOLOGICAL[kind](n)
+    for padded in (text, f"Before {text} after.\n"):
+        doc = check_tokens(padded)
+        assert max(len(t) for t in doc) <= max(PIECE, MAX_RUN)
+
+
+def test_cut_points_are_safe_and_bounded():
+    for kind, make in PATHOLOGICAL.items():
+        run = make(1_000)
+        cuts = tokenizer_module._cut_points(run)
+        pieces = [run[a:b] for a, b in zip([0] + cuts, cuts + [len(run)])]
+        assert "".join(pieces) == run and all(0 < len(p) <= PIECE for p in pieces), kind
+        regional = kind == "flags"
+        assert all(tokenizer_module._cut_allowed(run, i) for i in cuts) or regional, kind
+        assert not regional or all(len(p) % 2 == 0 for p in pieces)  # no flag split
+    # Between words and punctuation rather than inside a word.
+    assert tokenizer_module._cut_points("abcdefghij." * 10)[:2] == [32, 55]
+
+
+def _prose_texts():
+    texts = [line for line in (REPO / "corpus" / "sample" / "sentences.txt").read_text("utf8").splitlines()]
+    for path in sorted((REPO / "corpus" / "sample").glob("*/*.iob")):
+        for sent in read_iob(path).sentences:
+            texts.append("".join(w + " " * s for w, s in zip(sent.words, infer_spaces(sent.words))))
+    # Whole files as one text: Chinese without spaces makes runs far longer than MAX_RUN.
+    by_file = {}
+    for path in sorted((REPO / "corpus" / "sample").glob("*/*.iob")):
+        by_file[path] = "".join(
+            "".join(w + " " * s for w, s in zip(sent.words, infer_spaces(sent.words))) for sent in read_iob(path).sentences
+        )
+    texts += by_file.values()
+    texts += [
+        "Angela Merkel visited Washington, D.C. on Jan. 5th (2015) -- didn't she? See https://example.com/a?b=c.",
+        "Mail mail@example.org, call +49 (0)30 1234-5678; the Donaudampfschifffahrtsgesellschaftskapitän said \"no!\"...",
+        "東京でiPhone15を買った。「君の名は。」は新海誠の映画だ。" * 20,
+    ]
+    return texts
+
+
+def test_prose_and_corpus_samples_tokenize_as_without_cuts(monkeypatch):
+    texts = _prose_texts()
+    assert any(tokenizer_module._LONG_RUN_RE.search(t) for t in texts)  # the cuts are exercised
+    cut = [layout(NLP(t)) for t in texts]
+    monkeypatch.setattr(tokenizer_module, "_segments", lambda text: None)
+    assert cut == [layout(NLP(t)) for t in texts]
+
+
+def _prose(n):
+    import random
+
+    words_ = [line.split("\t")[0] for path in sorted((REPO / "corpus" / "sample").glob("[!z]*/*.iob"))
+              for line in path.read_text("utf8").splitlines() if line.strip()]
+    rnd = random.Random(0)
+    out = []
+    while sum(map(len, out)) + len(out) < n:
+        out.append(rnd.choice(words_))
+    return " ".join(out)[:n]
+
+
+@functools.lru_cache(maxsize=None)
+def _seconds(text):
+    """Best of three, each on a fresh tokenizer (an empty cache, as for new text)."""
+    import time
+
+    best = float("inf")
+    for _ in range(3):
+        tokenizer = make_nlp().tokenizer
+        start = time.perf_counter()
+        tokenizer(text)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+@pytest.mark.parametrize("kind", ["parens", "bangs", "emoji", "punct_mix", "symbol_mix", "url", "letters", "flags"])
+def test_long_runs_cost_about_what_prose_costs(kind):
+    # Relative bounds only (same process, same machine, same moment): no wall-clock limits.
+    prose = {n: _seconds(_prose(n)) for n in (8_000, 32_000)}
+    cost = {n: _seconds(PATHOLOGICAL[kind](n)) for n in (8_000, 32_000)}
+    # About what prose costs: a pathological character may be a token where prose has ~6 per token.
+    assert cost[32_000] <= 10 * prose[32_000] + 0.05, (kind, cost, prose)
+    # Linear, not quadratic: 4x the text costs about 4x (16x if quadratic).
+    assert cost[32_000] <= 8 * cost[8_000] + 0.05, (kind, cost)
+
+
+def test_norms_survive_cut_text():
+    doc = check_tokens("x\u00a0" + "(" * (MAX_RUN * 3) + " gimme")
+    assert doc[1].text == "\u00a0" and doc[1].norm_ == PLAIN("\u00a0")[0].norm_

@@ -178,10 +178,12 @@ def test_bench_end_to_end_on_a_tiny_encoder(tiny_encoder, tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     record = srsly.read_json(out.with_suffix(".json"))
     assert set(record["systems"]) == {
-        "xlmr_ner", "xlmr_ner-int8", "xlmr_ner-bf16", "spacy_ner", "reference-lr0.001", "reference-lr0.0001"
+        "xlmr_ner", "xlmr_ner-int8", "xlmr_ner-bf16", "xlmr_span_ner", "spacy_ner", "reference-lr0.001",
+        "reference-lr0.0001",
     }
     assert record["reference"] in ("reference-lr0.001", "reference-lr0.0001")
-    for name in ("xlmr_ner", "xlmr_ner-int8", "xlmr_ner-bf16", "spacy_ner", record["reference"]):
+    assert record["baseline"] == record["reference"]
+    for name in ("xlmr_ner", "xlmr_ner-int8", "xlmr_ner-bf16", "xlmr_span_ner", "spacy_ner", record["reference"]):
         row = record["systems"][name]
         assert set(row["accuracy"]) == {"de", "en"}
         assert row["speed"]["1"]["words"] == 8 * 5
@@ -194,6 +196,7 @@ def test_bench_end_to_end_on_a_tiny_encoder(tiny_encoder, tmp_path):
     assert "benchmark/timing.py" in ref_log.splitlines()[0]
     text = out.with_suffix(".md").read_text()
     assert "xlmr_ner-int8" in text and "xlmr_ner-bf16" in text and "Ratios to (3)" in text
+    assert "xlmr_span_ner vs xlmr_ner" in text
     bf16_log = (tmp_path / "work" / "logs" / "speed-xlmr_ner-bf16-t1-p0.log").read_text()
     assert "--precision bf16" in bf16_log.splitlines()[0]
     # Spaces and training outputs live in the work directory, not the repo.
