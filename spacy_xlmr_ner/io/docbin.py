@@ -184,16 +184,11 @@ def write_files_atomic(outputs: Mapping[Path, bytes]) -> None:
 
 
 def _docbin_bytes(
-    path: Union[str, Path],
-    *,
-    strict: bool = False,
-    limit: int = 0,
-    lang: Optional[str] = None,
-    progress: Optional[bool] = None,
-    label_map: Optional[Mapping[str, str]] = None,
+    path: Union[str, Path], *, lang: Optional[str] = None, label_map: Optional[Mapping[str, str]] = None, **read_options
 ) -> Tuple[bytes, SplitStats]:
-    """Read, check and convert one IOB file: the DocBin's bytes and statistics."""
-    iob = read_iob(path, strict=strict, limit=limit, progress=progress)
+    """Read, check and convert one IOB file: the DocBin's bytes and statistics
+    (`read_options` go to `read_iob`)."""
+    iob = read_iob(path, **read_options)
     relabeled: Counter = Counter()
     dropped: Counter = Counter()
     if label_map:

@@ -6,17 +6,20 @@ Policy (docs/serving.md says the same):
   `batch_chars` characters (a longer text is a batch of its own), so that what
   one worker holds in memory at once is bounded by
   max(`batch_chars`, the longest text allowed).
-- Waiting batches go smallest request first: ordered by their request's total
-  characters, then by arrival. A small request's batch goes before the
-  remaining batches of a large one; a large one runs whenever no smaller
-  request waits (under a stream of small requests that fills every worker,
-  it waits, and gets 504 at its deadline).
-- With two workers or more, the first takes only "small" requests (at most
-  `small_chars` characters in all): a small request never waits for a large
-  batch, even one long text.
+- Waiting batches go small requests first (at most `small_chars` characters
+  in all), then by arrival: a small request's batch goes before the
+  remaining batches of a large one, and large requests are served in turn,
+  the oldest first (so that it finishes before its deadline, rather than all
+  of them interleaved and all late). A large request runs whenever no small
+  one waits (under small requests that fill every worker, it waits, and gets
+  504 at its deadline). Small requests waiting together are joined into one
+  batch (one `nlp.pipe` call, up to `batch_size` texts and `batch_chars`).
+- With two workers or more, the first takes only small requests: a small
+  request never waits for a large batch, even one long text.
 - Each request has a deadline (`timeout` after it was handed over). At the
   deadline its waiting batches are dropped, a worker running one of its
-  batches is killed (SIGKILL) and a new one started, and the client gets 504.
+  batches is killed (SIGKILL) and a new one started (other requests' texts
+  in that batch go back in the queue), and the client gets 504.
 """
 import asyncio
 import copy
@@ -129,7 +132,7 @@ class _Worker:
         self.process = None
         self.conn = None
         self.state = "stopped"  # starting, idle, busy, stopped
-        self.batch: Optional[_Batch] = None
+        self.group: List[_Batch] = []  # the batches it runs, as one
         self.generation = 0
 
     def start(self, ctx, spec: WorkerSpec, start_timeout: Optional[float]) -> Tuple[Optional[Dict], float]:
@@ -282,7 +285,7 @@ class WorkerPool:
         batches = split_batches(texts, self.batch_size, self.batch_chars)
         request.remaining = len(batches)
         for i, (start, batch) in enumerate(batches):
-            heapq.heappush(self._queue, _Batch((chars, request.seq, i), request, start, batch))
+            heapq.heappush(self._queue, _Batch((0 if request.small else 1, request.seq, i), request, start, batch))
         self.pending += 1
         try:
             self._dispatch()
@@ -308,18 +311,41 @@ class WorkerPool:
         heapq.heapify(self._queue)
         if kill:
             for worker in self.workers:
-                if worker.state == "busy" and worker.batch is not None and worker.batch.request is request:
+                if worker.state == "busy" and any(b.request is request for b in worker.group):
                     logger.warning("Request past its deadline: stopping worker %d (pid %s)", worker.index, worker.pid)
+                    # Other requests' texts that shared the batch go back in the queue.
+                    for batch in worker.group:
+                        if batch.request is not request and not batch.request.done:
+                            heapq.heappush(self._queue, batch)
                     self._restart(worker)
+            self._dispatch()
 
-    def _pick(self, worker: _Worker) -> Optional[_Batch]:
+    def _pick(self, worker: _Worker) -> List[_Batch]:
+        """The next batch for `worker`; for a small request, joined by the
+        batches of other small requests waiting after it, up to `batch_size`
+        texts and `batch_chars` characters (one `nlp.pipe` call for many
+        small requests)."""
         while self._queue and self._queue[0].request.done:
             heapq.heappop(self._queue)
-        if not self._queue:
-            return None
-        if worker.small_only and not self._queue[0].request.small:
-            return None  # the smallest waiting request is not small: none is
-        return heapq.heappop(self._queue)
+        if not self._queue or (worker.small_only and not self._queue[0].request.small):
+            return []  # the first waiting request is not small: none is
+        group = [heapq.heappop(self._queue)]
+        texts, chars = len(group[0].texts), group[0].request.chars
+        while group[0].request.small and self._queue:
+            head = self._queue[0]
+            if head.request.done:
+                heapq.heappop(self._queue)
+                continue
+            if (
+                not head.request.small
+                or head.request.vectors != group[0].request.vectors
+                or texts + len(head.texts) > self.batch_size
+                or chars + head.request.chars > self.batch_chars
+            ):
+                break
+            group.append(heapq.heappop(self._queue))
+            texts, chars = texts + len(head.texts), chars + head.request.chars
+        return group
 
     def _dispatch(self) -> None:
         if self._closed:
@@ -328,41 +354,47 @@ class WorkerPool:
         for worker in sorted(self.workers, key=lambda w: not w.small_only):
             if worker.state != "idle":
                 continue
-            batch = self._pick(worker)
-            if batch is None:
+            group = self._pick(worker)
+            if not group:
                 continue
-            worker.state, worker.batch = "busy", batch
-            asyncio.ensure_future(self._run(worker, batch, worker.generation))
+            worker.state, worker.group = "busy", group
+            asyncio.ensure_future(self._run(worker, group, worker.generation))
 
-    async def _run(self, worker: _Worker, batch: _Batch, generation: int) -> None:
-        request = batch.request
+    async def _run(self, worker: _Worker, group: List[_Batch], generation: int) -> None:
+        texts = [text for batch in group for text in batch.texts]
+        vectors = group[0].request.vectors
         try:
-            reply = await self._loop.run_in_executor(self._threads, worker.call, worker.conn, batch.texts, request.vectors)
+            reply = await self._loop.run_in_executor(self._threads, worker.call, worker.conn, texts, vectors)
         except (EOFError, OSError) as err:
             if worker.generation != generation:
                 return  # killed on purpose; the restart is under way
             exitcode = worker.process.exitcode if worker.process is not None else None
-            reply = ("error", "WorkerExited", f"the worker process stopped ({exitcode if exitcode is not None else type(err).__name__}) on this batch")
+            stopped = exitcode if exitcode is not None else type(err).__name__
+            reply = ("error", "WorkerExited", f"the worker process stopped ({stopped}) on this batch")
             self._restart(worker)
         else:
             if worker.generation == generation:
-                worker.state, worker.batch = "idle", None
-        if not request.done:
-            if reply[0] == "ok":
-                request.results[batch.start : batch.start + len(batch.texts)] = reply[1]
-                request.remaining -= 1
-                if request.remaining == 0:
-                    request.done = True
-                    request.future.set_result(request.results)
-            else:
-                self._stop(request, kill=False)
-                request.future.set_exception(PipelineError(reply[1], reply[2]))
+                worker.state, worker.group = "idle", []
+        offset = 0
+        for batch in group:
+            request, n = batch.request, len(batch.texts)
+            if not request.done:
+                if reply[0] == "ok":
+                    request.results[batch.start : batch.start + n] = reply[1][offset : offset + n]
+                    request.remaining -= 1
+                    if request.remaining == 0:
+                        request.done = True
+                        request.future.set_result(request.results)
+                else:
+                    self._stop(request, kill=False)
+                    request.future.set_exception(PipelineError(reply[1], reply[2]))
+            offset += n
         self._dispatch()
 
     def _restart(self, worker: _Worker) -> None:
         worker.generation += 1
         worker.kill()
-        worker.state, worker.batch = "starting", None
+        worker.state, worker.group = "starting", []
         self.restarts += 1
         asyncio.ensure_future(self._start_again(worker, worker.generation))
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import List, Tuple
 
 from spacy.language import Language
+from spacy.util import minibatch
 
 from spacy_xlmr_ner.serve.worker import WARM_UP_TEXT
 
@@ -40,6 +41,13 @@ class GateComponent:
                     raise RuntimeError(f"{doc.text!r} was never released")
                 time.sleep(POLL_S)
         return doc
+
+    def pipe(self, docs, batch_size: int = 128):
+        # What nlp.pipe hands over at once: one worker call's texts.
+        for batch in minibatch(docs, batch_size):
+            with open(self.folder / "entered", "a", encoding="utf-8") as out:
+                out.write(json.dumps([os.getpid(), None, len(batch)]) + "\n")
+            yield from map(self, batch)
 
     def _take_permit(self) -> bool:
         for permit in sorted(self.folder.glob("permit-*")):
@@ -69,7 +77,17 @@ class Gate:
         """(pid, text) per text that entered a worker's pipeline, in order,
         warm-up texts left out."""
         lines = (self.folder / "entered").read_text(encoding="utf-8").splitlines()
-        return [(pid, text) for pid, text in map(json.loads, lines) if text != WARM_UP_TEXT]
+        return [(row[0], row[1]) for row in map(json.loads, lines) if row[1] not in (WARM_UP_TEXT, None)]
+
+    def batches(self) -> List[List[str]]:
+        """The texts of each `nlp.pipe` call, in order, the warm-up left out."""
+        out: List[List[str]] = []
+        for row in map(json.loads, (self.folder / "entered").read_text(encoding="utf-8").splitlines()):
+            if row[1] is None:
+                out.append([])
+            elif out:
+                out[-1].append(row[1])
+        return [batch for batch in out if batch != [WARM_UP_TEXT]]
 
     @property
     def entered(self) -> List[str]:

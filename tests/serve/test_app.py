@@ -359,7 +359,7 @@ def test_health_answers_while_a_request_is_in_the_pipeline(tmp_path):
 
 
 def test_small_request_goes_before_the_rest_of_a_large_one(tmp_path):
-    app, gate = gated_app(tmp_path)  # one worker, one text per batch
+    app, gate = gated_app(tmp_path, small_chars=20)  # one worker, one text per batch
     large_texts = [f"HOLD {i}" for i in range(10)]
     with TestClient(app) as client:
         large, large_out = in_thread(lambda: client.post("/ner", json={"texts": large_texts}))
@@ -460,6 +460,28 @@ def test_worker_that_dies_gives_500_and_is_replaced(tmp_path):
     assert first != second and gate.entered == ["ok", "CRASH", "fine"]
 
 
+def test_small_requests_waiting_together_share_a_batch(tmp_path):
+    app, gate = gated_app(tmp_path, batch_size=3, small_chars=20)
+    large_text = "HOLD " + "x" * 40
+    with TestClient(app) as client:
+        large, large_out = in_thread(lambda: client.post("/ner", json={"text": large_text}))
+        gate.wait_until_entered([large_text])
+        smalls = [in_thread(lambda text=text: client.post("/ner", json={"text": text})) for text in ("s1", "s2", "s3", "s4")]
+        wait_for_pending(client, 5)
+        gate.release(1)
+        for thread, _ in smalls:
+            thread.join(WAIT_S)
+        large.join(WAIT_S)
+    assert large_out["result"].status_code == 200
+    for text, (_, out) in zip(("s1", "s2", "s3", "s4"), smalls):
+        assert out["result"].json() == {"results": [{"text": text, "entities": []}]}
+    # Three small requests (batch_size) in one nlp.pipe call, then the fourth;
+    # which three depends on the order they arrived in.
+    batches = gate.batches()
+    assert batches[0] == [large_text] and [len(b) for b in batches[1:]] == [3, 1]
+    assert sorted(batches[1] + batches[2]) == ["s1", "s2", "s3", "s4"]
+
+
 def test_batches_are_cut_by_texts_and_characters():
     assert split_batches([], 4, 10) == []
     assert split_batches(["a"] * 5, 2, 100) == [(0, ["a", "a"]), (2, ["a", "a"]), (4, ["a"])]
@@ -491,7 +513,7 @@ def test_a_body_sent_too_slowly_gets_408(tmp_path):
     with uvicorn_in_thread(app) as port:
         with socket.create_connection(("127.0.0.1", port), timeout=WAIT_S) as sock:
             # Content-Length promises 100 bytes; 9 come.
-            sock.sendall(b"POST /ner HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n{\"text\": ")
+            sock.sendall(b"POST /ner HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"text\": ")
             reply = sock.recv(65536)
             # Under load the status line and the body may come in separate packets.
             while not reply.endswith(b"}"):
