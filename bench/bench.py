@@ -49,8 +49,9 @@ def main(
             encoder=encoder, iob_dir=str(iob_dir), lang=lang, eval_langs=split_list(eval_langs), n_train=n_train,
             n_test=n_test, n_speed=n_speed, epochs=epochs, batch_size=batch_size, systems=split_list(systems),
             xlmr_config=str(xlmr_config), span_config=str(span_config), spacy_config=str(spacy_config),
-            spanmarker_lr=spanmarker_lr, no_vector_speed=no_vector_speed, reference_lrs=[float(x) for x in split_list(reference_lrs)],
-            precisions=split_list(precisions), speed_passes=speed_passes, **({"threads": [int(t) for t in split_list(threads)]} if threads else {}),
+            spanmarker_lr=spanmarker_lr, no_vector_speed=no_vector_speed,
+            reference_lrs=[float(x) for x in split_list(reference_lrs)], precisions=split_list(precisions),
+            speed_passes=speed_passes, **({"threads": [int(t) for t in split_list(threads)]} if threads else {}),
         )
         record = Bench(settings, work_dir).run(command=command)
     except (FileNotFoundError, RuntimeError, ValueError) as err:

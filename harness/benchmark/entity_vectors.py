@@ -174,8 +174,8 @@ def markdown_report(record: Dict[str, Any]) -> str:
 
     header = ["encoder of", "entities", "NN type accuracy %", "surface MRR", "surface queries"]
     gold_rows = [
-        [name, r["gold"]["n"], pct(r["gold"]["nn_type_accuracy"]), mrr(r["gold"]["surface_mrr"]), r["gold"]["surface_queries"]]
-        for name, r in results.items()
+        [name, g["n"], pct(g["nn_type_accuracy"]), mrr(g["surface_mrr"]), g["surface_queries"]]
+        for name, g in ((name, r["gold"]) for name, r in results.items())
     ]
     pred_rows = [
         [name, r["predicted"]["n"], pct(r["predicted"]["nn_type_accuracy"]), mrr(r["predicted"]["surface_mrr"]),
