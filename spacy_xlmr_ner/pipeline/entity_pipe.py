@@ -207,15 +207,20 @@ class EntityPipe(TrainablePipe):
         finish_update_params(self.model, sgd, lr_scale=self.cfg.get("head_lr_scale", 1.0))
 
 
-def masked_cross_entropy(ops, probs: List[Floats2d], truths: numpy.ndarray) -> Tuple[float, List[Floats2d]]:
+def masked_cross_entropy(
+    ops, probs: List[Floats2d], truths: numpy.ndarray, weights: Optional[numpy.ndarray] = None
+) -> Tuple[float, List[Floats2d]]:
     """Cross-entropy of probabilities against gold classes, averaged over the
     rows whose class is known (as PyTorch's cross-entropy with an ignore
-    index).
+    index), each row optionally weighted.
 
     ops (Ops): The model's ops.
     probs (List[Floats2d]): Per doc, probabilities (n_rows, n_classes).
     truths (numpy.ndarray): The gold class of every row of every doc, in
         order; -1 where it is unknown.
+    weights (Optional[numpy.ndarray]): A weight per row, in the same order;
+        the loss is the weighted mean over the known rows. None weighs all
+        rows alike.
     RETURNS (Tuple[float, List[Floats2d]]): The loss and, per doc, its
         gradient with respect to the softmax's input.
     """
@@ -227,10 +232,12 @@ def masked_cross_entropy(ops, probs: List[Floats2d], truths: numpy.ndarray) -> T
     loss = 0.0
     if len(known):
         gold = truths[known]
+        w = ops.xp.ones(len(known), dtype="f") if weights is None else ops.asarray1f(weights)[known]
+        w = w / w.sum()
         d_guesses[known] = guesses[known]
         d_guesses[known, gold] -= 1.0
-        d_guesses /= len(known)
-        loss = float(-ops.xp.log(guesses[known, gold] + 1e-12).mean())
+        d_guesses[known] *= w[:, None]
+        loss = float(-(w * ops.xp.log(guesses[known, gold] + 1e-12)).sum())
     return loss, ops.unflatten(d_guesses, [len(p) for p in probs])
 
 

@@ -30,3 +30,13 @@ def test_masked_cross_entropy_ignores_unknown_rows():
     assert [g.shape for g in grads] == [(2, 2), (0, 2), (1, 2)]
     numpy.testing.assert_allclose(grads[0], [[0.25, -0.25], [0.0, 0.0]], rtol=1e-5)
     numpy.testing.assert_allclose(grads[2], [[0.1, -0.1]], rtol=1e-5)
+
+
+def test_masked_cross_entropy_weighs_rows():
+    ops = NumpyOps()
+    probs = [numpy.asarray([[0.5, 0.5], [0.9, 0.1], [0.2, 0.8]], dtype="f")]
+    truths = numpy.asarray([0, -1, 1], dtype="int32")
+    loss, (grad,) = masked_cross_entropy(ops, probs, truths, numpy.asarray([0.2, 5.0, 1.0], dtype="f"))
+    w = numpy.asarray([0.2, 1.0]) / 1.2  # the unknown row's weight does not count
+    assert loss == pytest.approx(-(w[0] * numpy.log(0.5) + w[1] * numpy.log(0.8)), rel=1e-5)
+    numpy.testing.assert_allclose(grad, [[-0.5 * w[0], 0.5 * w[0]], [0.0, 0.0], [0.2 * w[1], -0.2 * w[1]]], rtol=1e-5)
