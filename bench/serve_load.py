@@ -30,6 +30,9 @@ from typing import Dict, List, Optional
 import typer
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # harness/ is the project's, not installed
+from harness.benchmark.measure import untrained_pipeline  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results"
 SENTENCES = [
     "Angela Merkel besuchte gestern Berlin und sprach mit Vertretern der Siemens AG.",
@@ -47,17 +50,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def build_pipeline(encoder: Path, out: Path) -> Path:
-    """An xlmr_ner pipeline on `encoder` with an untrained head: the cost of
-    inference is what is measured, not its accuracy."""
-    from spacy_xlmr_ner import create_pipeline
-
-    nlp = create_pipeline(encoder, labels=["PER", "ORG", "LOC"])
-    nlp.initialize()
-    nlp.to_disk(out)
-    return out
 
 
 class Client:
@@ -173,7 +165,7 @@ def main(
         if not encoder.exists():
             raise SystemExit(f"No --pipeline and no {encoder}: pass --pipeline")
         print(f"Building an e5-small pipeline in {tmp}")
-        pipeline = build_pipeline(encoder, tmp / "pipeline")
+        pipeline = untrained_pipeline(encoder, tmp / "pipeline")
         pipeline_name = "e5-small (encoders/e5-small), untrained xlmr_ner head"
     else:
         pipeline_name = str(pipeline)

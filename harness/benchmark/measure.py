@@ -21,6 +21,22 @@ SYSTEMS = ("spacy", "hf", "spanmarker")
 app = typer.Typer(add_completion=False, help=__doc__)
 
 
+def untrained_pipeline(encoder: Path, out: Path) -> Path:
+    """Save an `xlmr_ner` pipeline on `encoder` with an untrained head to
+    `out`, for benchmarks that measure the cost of inference, not its accuracy.
+
+    encoder (Path): A Hugging Face encoder directory.
+    out (Path): Where to save the pipeline.
+    RETURNS (Path): `out`.
+    """
+    from spacy_xlmr_ner import create_pipeline
+
+    nlp = create_pipeline(encoder, labels=["PER", "ORG", "LOC"])
+    nlp.initialize()
+    nlp.to_disk(out)
+    return out
+
+
 def load_system(system: str, model: Path, precision: str = "fp32", entity_vectors: bool = True):
     """Load a trained system for prediction.
 
