@@ -6,7 +6,6 @@ import resource
 import sys
 import time
 from dataclasses import dataclass, field
-from importlib import import_module
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -15,8 +14,7 @@ from spacy.language import Language
 
 from ..io.output import doc_entities, nan_to_none
 from ..models.precision import PRECISIONS
-from ..pipeline.entity_pipe import find_entity_pipe
-from ..pipeline.xlmr_ner import DEFAULT_SPANS_KEY
+from ..pipeline.runtime import apply_precision, prepare_process, scores_key
 from .inputs import InputRow, Shard, read_shard
 from .outputs import shard_path, shard_stats, write_shard
 
@@ -63,21 +61,9 @@ def load_for_annotation(spec: AnnotatorSpec) -> Language:
     """
     if spec.precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, not {spec.precision!r}")
-    for module in spec.imports:
-        import_module(module)
-    if spec.threads > 0:
-        import torch
-
-        torch.set_num_threads(spec.threads)
-    if spec.gpu_id >= 0:
-        spacy.require_gpu(spec.gpu_id)
+    prepare_process(spec.imports, spec.threads, spec.gpu_id)
     nlp = spacy.load(spec.pipeline)
-    if spec.precision != "fp32":
-        encoders = [proc for _, proc in nlp.pipeline if hasattr(proc, "set_precision")]
-        if not encoders:
-            raise ValueError(f"{spec.pipeline} has no xlmr_transformer component: it runs in fp32 only")
-        for encoder in encoders:
-            encoder.set_precision(spec.precision)
+    apply_precision(nlp, spec.precision, spec.pipeline)
     return nlp
 
 
@@ -102,8 +88,7 @@ class ShardAnnotator:
     def __init__(self, spec: AnnotatorSpec):
         self.spec = spec
         self.nlp = load_for_annotation(spec)
-        ner = find_entity_pipe(self.nlp)
-        self.spans_key = ner.cfg["spans_key"] if ner is not None else DEFAULT_SPANS_KEY
+        self.spans_key = scores_key(self.nlp)
 
     def annotate_rows(self, rows: Sequence[InputRow], source: str, on_docs: Optional[Callable[[int], None]] = None) -> List[Dict[str, Any]]:
         """Annotate rows; a row without text keeps its error, and a text the

@@ -16,14 +16,13 @@ import signal
 import sys
 import time
 from dataclasses import dataclass, field
-from importlib import import_module
 from typing import Any, Dict, List, Optional, Tuple
 
 from spacy.language import Language
 
 from ..io.output import doc_entities, nan_to_none
 from ..pipeline.entity_pipe import find_entity_pipe
-from ..pipeline.xlmr_ner import DEFAULT_SPANS_KEY
+from ..pipeline.runtime import prepare_process, scores_key
 
 # The component whose `spans_key` holds the scores.
 ner_component = find_entity_pipe
@@ -71,11 +70,6 @@ def annotate(nlp: Language, texts: List[str], *, spans_key: str, batch_size: int
     return [{"text": text, "entities": entities(doc, spans_key, vectors)} for text, doc in zip(texts, docs)]
 
 
-def spans_key_of(nlp: Language) -> str:
-    ner = ner_component(nlp)
-    return ner.cfg["spans_key"] if ner is not None else DEFAULT_SPANS_KEY
-
-
 def _die_with_parent() -> None:
     # Killed with the process that started this one (on Linux), even while a
     # batch keeps it from reading the pipe.
@@ -91,16 +85,7 @@ def _die_with_parent() -> None:
 def _load(spec: WorkerSpec) -> Tuple[Language, Optional[Dict[str, Any]], float]:
     from .pipeline import describe, load_pipeline
 
-    if spec.threads > 0:
-        import torch
-
-        torch.set_num_threads(spec.threads)
-    for module in spec.imports:
-        import_module(module)
-    if spec.gpu_id >= 0:
-        import spacy
-
-        spacy.require_gpu(spec.gpu_id)
+    prepare_process(spec.imports, spec.threads, spec.gpu_id)
     nlp = load_pipeline(spec.path, hf=spec.hf)
     info = describe(nlp, spec.source) if spec.source is not None else None
     started = time.perf_counter()
@@ -121,7 +106,7 @@ def worker_main(conn, spec: WorkerSpec) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         nlp, info, warm = _load(spec)
-        spans_key = spans_key_of(nlp)
+        spans_key = scores_key(nlp)
     except BaseException as err:  # noqa: B902 (whatever it is, the server says it)
         conn.send(("failed", type(err).__name__, str(err)))
         conn.close()
