@@ -1,17 +1,28 @@
 """Build a wheel of a trained pipeline with `spacy package`, its output in a
-log file and a one-line summary on the console.
+log file and a one-line summary on the console; optionally of a copy whose
+encoder vocabulary is first trimmed to the training corpus (see trim.py).
 
 python scripts/package.py training/xlmr_ner/model-best packages --name xlmr_ner --version 0.0.1 --log training/xlmr_ner/package.log
+python scripts/package.py training/xlmr_ner/model-best packages --trim yes --trim-output training/xlmr_ner/model-trimmed
 """
+from enum import Enum
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 from wasabi import msg
 
+from spacy_xlmr_ner.extras import MissingExtra
 from spacy_xlmr_ner.packaging import PackagingError, build_pipeline_wheel
+from spacy_xlmr_ner.packaging.trim import trim_pipeline
 
 app = typer.Typer(add_completion=False)
+
+
+class Trim(str, Enum):
+    no = "no"
+    yes = "yes"
+    half = "half"
 
 
 @app.command()
@@ -21,12 +32,23 @@ def main(
     log: Optional[Path] = typer.Option(None, help="File for the output of `spacy package` (default: OUTPUT_DIR/package.log)"),
     name: Optional[str] = typer.Option(None, help="Package name (default: the meta's)"),
     version: Optional[str] = typer.Option(None, help="Package version (default: the meta's)"),
+    trim: Trim = typer.Option(
+        Trim.no, help="Package a copy whose encoder keeps only the word pieces of the training corpus "
+        "(yes), stored as float16 too (half), or the pipeline as it is (no)"
+    ),
+    trim_output: Optional[Path] = typer.Option(None, help="Where the trimmed copy goes (default: MODEL-trimmed)"),
+    trim_text: Optional[List[Path]] = typer.Option(None, help="More texts whose pieces the trimmed copy keeps; repeatable"),
 ):
     """Run `spacy package MODEL OUTPUT_DIR --build wheel --force` quietly; on failure, print the end of its log."""
     log = log or output_dir / "package.log"
     try:
+        if trim != Trim.no:
+            trimmed = trim_output or model.with_name(model.name + "-trimmed")
+            report = trim_pipeline(model, trimmed, extra_texts=trim_text or (), half=trim == Trim.half, overwrite=True)
+            msg.info(f"Trimmed to {report.pieces_after:,} of {report.pieces_before:,} word pieces: {trimmed}")
+            model = trimmed
         wheel = build_pipeline_wheel(model, output_dir, log, name=name, version=version)
-    except (ImportError, PackagingError) as err:
+    except (MissingExtra, ImportError, PackagingError, ValueError, OSError) as err:
         msg.fail(str(err), exits=1)
     msg.good(f"Built {wheel} (spacy package output in {log})")
 

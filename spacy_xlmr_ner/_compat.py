@@ -68,6 +68,25 @@ def set_hf_objects(
     model.attrs["set_transformer"](model, hf)
 
 
+def encoder_class(config: Any) -> type:
+    """The class `AutoModel` would build for a config, found by its model
+    type in `transformers`' table of base models (`MODEL_MAPPING_NAMES`).
+    `AutoModel.from_pretrained` finds it by scanning its whole mapping, which
+    imports every model type's config class: a fixed second or so of every
+    pipeline load.
+
+    config (PretrainedConfig): The encoder's config.
+    RETURNS (type): The model class, or `AutoModel` where the table has no
+        single class for the model type.
+    """
+    import transformers
+    from transformers.models.auto.modeling_auto import MODEL_MAPPING_NAMES
+
+    name = MODEL_MAPPING_NAMES.get(getattr(config, "model_type", None))
+    found = getattr(transformers, name, None) if isinstance(name, str) else None
+    return found if isinstance(found, type) else transformers.AutoModel
+
+
 def transformer_pipe(
     pipe: Transformer,
     stream: Iterable[Doc],

@@ -186,3 +186,24 @@ def test_torch_ao_dynamic_quantization():
     with torch.no_grad():
         got = module(X)
     assert torch.allclose(got, expected, atol=0.05), "PyTorch: dynamic int8 quantization changed the outputs too much"
+
+
+@pytest.mark.parametrize("model_type", ["xlm-roberta", "bert", "roberta"])
+def test_transformers_base_model_table(model_type):
+    from transformers import AutoConfig
+
+    config = AutoConfig.for_model(model_type)
+    found = _compat.encoder_class(config)
+    assert found is not AutoModel, (
+        f"transformers: MODEL_MAPPING_NAMES has no class for {model_type!r}; adapt _compat.encoder_class"
+    )
+    assert found is type(AutoModel.from_config(config)), (
+        f"transformers: AutoModel builds another class than MODEL_MAPPING_NAMES names for {model_type!r}"
+    )
+
+
+def test_encoder_class_falls_back_to_automodel():
+    class Unknown:
+        model_type = "no-such-model"
+
+    assert _compat.encoder_class(Unknown()) is AutoModel

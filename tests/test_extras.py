@@ -36,6 +36,7 @@ def test_each_extra_holds_what_its_workflow_imports():
     found = extras()
     assert {"datasets"} <= found["data"]  # download
     assert {"matplotlib", "build", "setuptools", "wheel"} <= found["package"]  # model card, wheels
+    assert {"protobuf"} <= found["trim"] <= found["package"]  # sentencepiece's model format; trimmed wheels
     assert {"fastapi", "uvicorn"} <= found["serve"]
     assert {"pyarrow"} <= found["annotate"]  # Parquet in and out
     assert {"ray", "pyarrow"} <= found["ray"]  # xlmr-ner-annotate --engine ray

@@ -70,3 +70,8 @@ def test_package_steps_name_the_pipeline_and_keep_setuptools_output_in_a_log():
             f"--log training/{name}/package.log" in commands[step]
         )
         assert "spacy package" not in commands[step] and "pip wheel . --no-deps --no-build-isolation --quiet" in commands[step]
+        # Wheels are of the pipeline as trained unless --vars.trim says otherwise.
+        assert f"--trim no --trim-output training/{name}/model-trimmed" in commands[step]
+    assert "--trim-text corpus/sample/sentences.txt" in commands["demo-package"]
+    trimmed = load_project_config(REPO, overrides={"vars.trim": "half"})
+    assert "--trim half" in " ".join(next(c for c in trimmed["commands"] if c["name"] == "package")["script"])

@@ -13,9 +13,9 @@ from spacy_transformers.data_classes import FullTransformerBatch
 from spacy_transformers.pipeline_component import Transformer
 from spacy_transformers.util import get_torch_default_device
 from thinc.api import Config, Model
-from transformers import AutoConfig, AutoModel, AutoTokenizer
+from transformers import AutoConfig, AutoTokenizer
 
-from .._compat import hf_objects, init_configs, read_cfg, set_hf_objects, transformer_pipe
+from .._compat import encoder_class, hf_objects, init_configs, read_cfg, set_hf_objects, transformer_pipe
 from ..models.precision import PRECISIONS, cast_bf16, quantize_int8
 
 DEFAULT_CONFIG_STR = """
@@ -270,7 +270,7 @@ class XLMRTransformer(Transformer):
         trf_config["return_dict"] = True
         tokenizer = AutoTokenizer.from_pretrained(str(path), **tok_config)
         config = AutoConfig.from_pretrained(str(path), **trf_config)
-        transformer = AutoModel.from_pretrained(str(path), config=config)
+        transformer = encoder_class(config).from_pretrained(str(path), config=config)
         transformer.to(get_torch_default_device())
         vocab_file = getattr(tokenizer, "vocab_file", None)
         contents = Path(vocab_file).read_bytes() if vocab_file and Path(vocab_file).is_file() else None

@@ -1,0 +1,280 @@
+"""Trimming a trained pipeline's encoder vocabulary: text whose pieces are
+all kept gets exactly the same entities and scores, other text still works,
+and the trimmed pipeline saves, loads, packages and reports what it kept."""
+import json
+import shutil
+import struct
+import subprocess
+import sys
+
+import pytest
+import spacy
+import srsly
+from spacy.tokens import Doc, DocBin
+from spacy.training.initialize import init_nlp
+from spacy.util import load_config
+
+from helpers import REPO, make_nlp
+from helpers.serve import TRAIN_DATA, served_pipeline  # noqa: F401 (a fixture)
+from spacy_xlmr_ner._compat import hf_objects
+from spacy_xlmr_ner.packaging.trim import trim_pipeline
+
+KEPT = [text for text, _ in TRAIN_DATA[:4]]
+HELD_OUT = [text for text, _ in TRAIN_DATA[4:]] + ["Lech Wałęsa odwiedził Gdańsk z przedstawicielami Orlenu."]
+ROWS = {
+    "de": [("Angela Merkel besuchte Berlin".split(), ["B-PER", "I-PER", "O", "B-LOC"])],
+    "ru": [("Путин был в Москве".split(), ["B-PER", "O", "O", "B-LOC"])],
+}
+
+
+def write_lines(path, lines):
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def predictions(nlp, texts):
+    docs = list(nlp.pipe(texts))
+    return [
+        ([(e.start_char, e.end_char, e.label_) for e in doc.ents], list(doc.spans["xlmr_ner"].attrs["scores"]))
+        for doc in docs
+    ]
+
+
+def encoder_of(nlp):
+    return hf_objects(nlp.get_pipe("transformer").model)
+
+
+def safetensors_dtypes(path):
+    # The header: 8 bytes of length, then JSON with each tensor's dtype.
+    with open(path, "rb") as f:
+        header = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))
+    return {value["dtype"] for key, value in header.items() if key != "__metadata__"}
+
+
+@pytest.fixture(scope="module")
+def trained(served_pipeline, tmp_path_factory):  # noqa: F811
+    """The tiny trained pipeline, trimmed to the first four training texts."""
+    root = tmp_path_factory.mktemp("trim")
+    corpus = write_lines(root / "kept.txt", KEPT)
+    held = write_lines(root / "held.txt", HELD_OUT)
+    report = trim_pipeline(served_pipeline, root / "trimmed", [corpus], check=[held])
+    return served_pipeline, root / "trimmed", report
+
+
+@pytest.fixture(scope="module")
+def corpus_pipeline(tiny_encoder, tmp_path_factory):
+    """An initialized pipeline whose config names its training corpus."""
+    root = tmp_path_factory.mktemp("trim_corpus")
+    vocab = spacy.blank("xx").vocab
+    for lang, rows in ROWS.items():
+        (root / "corpus" / lang).mkdir(parents=True)
+        for split in ("train", "dev"):
+            DocBin(docs=[Doc(vocab, words=w, ents=t) for w, t in rows]).to_disk(root / "corpus" / lang / f"{split}.spacy")
+    overrides = {
+        "paths.train": str(root / "corpus"), "paths.dev": str(root / "corpus"), "paths.encoder": str(tiny_encoder),
+        "corpora.train.langs": "de,ru",
+    }
+    nlp = init_nlp(load_config(REPO / "configs" / "cpu.cfg", overrides=overrides, interpolate=False))
+    nlp.to_disk(root / "model")
+    return root
+
+
+def test_kept_text_gets_exactly_the_same_entities_and_scores(trained):
+    original, trimmed, _ = trained
+    before, after = spacy.load(original), spacy.load(trimmed)
+    expected = predictions(before, KEPT)
+    assert [ents for ents, _ in expected] == [ents for _, ents in TRAIN_DATA[:4]]  # the pipeline did learn them
+    assert predictions(after, KEPT) == expected  # bit for bit, scores included
+
+
+def test_held_out_text_still_works(trained):
+    original, trimmed, report = trained
+    before, after = spacy.load(original), spacy.load(trimmed)
+    tokenizer_before, tokenizer_after = encoder_of(before).tokenizer, encoder_of(after).tokenizer
+    for text in HELD_OUT + ["", "   ", "\u200b\u0301 ✨"]:
+        doc = after(text)
+        assert all(0 <= e.start_char < e.end_char <= len(text) for e in doc.ents)
+        pieces = tokenizer_after.tokenize(text)
+        assert "".join(pieces) == "".join(tokenizer_before.tokenize(text))  # smaller pieces, same text
+        assert pieces.count("<unk>") == tokenizer_before.tokenize(text).count("<unk>")
+    assert report.check[str(trimmed.parent / "held.txt")]["changed"] > 0
+
+
+def test_report_embedding_table_and_meta_agree(trained):
+    original, trimmed, report = trained
+    assert report.changed == 0 and report.docs == len(KEPT) and report.text_pieces > 0
+    assert report.pieces_used < report.pieces_after < report.pieces_before
+    assert report.rows_after == report.pieces_after + 2  # <pad> and <mask> are not sentencepiece pieces
+    assert report.params_before - report.params_after == (report.rows_before - report.rows_after) * 32
+    assert 0 < report.bytes_after < report.bytes_before
+    nlp = spacy.load(trimmed)
+    hf = encoder_of(nlp)
+    assert hf.transformer.get_input_embeddings().weight.shape[0] == len(hf.tokenizer) == report.rows_after
+    assert hf.transformer.config.vocab_size == report.rows_after
+    assert hf.tokenizer.convert_tokens_to_ids("<mask>") == report.rows_after - 1
+    meta = srsly.read_json(trimmed / "meta.json")
+    assert meta["vocab_trim"]["pieces_after"] == report.pieces_after and meta["name"] == "serve_test"
+    # The other components' files are copied as they are.
+    assert (trimmed / "xlmr_ner" / "model").read_bytes() == (original / "xlmr_ner" / "model").read_bytes()
+
+
+def test_trimmed_pipeline_round_trips(trained, tmp_path):
+    _, trimmed, _ = trained
+    nlp = spacy.load(trimmed)
+    nlp.to_disk(tmp_path / "again")
+    assert predictions(spacy.load(tmp_path / "again"), KEPT + HELD_OUT) == predictions(nlp, KEPT + HELD_OUT)
+    assert predictions(nlp.from_bytes(nlp.to_bytes()), KEPT) == predictions(nlp, KEPT)
+
+
+def test_half_precision_storage(trained, tmp_path):
+    original, trimmed, _ = trained
+    corpus = trimmed.parent / "kept.txt"
+    report = trim_pipeline(original, tmp_path / "half", [corpus], half=True)
+    assert report.half and safetensors_dtypes(tmp_path / "half" / "transformer" / "model" / "model.safetensors") == {"F16"}
+    assert safetensors_dtypes(trimmed / "transformer" / "model" / "model.safetensors") == {"F32"}
+    weights = "transformer/model/model.safetensors"
+    assert (tmp_path / "half" / weights).stat().st_size < 0.55 * (trimmed / weights).stat().st_size
+    nlp = spacy.load(tmp_path / "half")
+    assert {p.dtype for p in encoder_of(nlp).transformer.parameters()} == {__import__("torch").float32}
+    expected = predictions(spacy.load(trimmed), KEPT)
+    got = predictions(nlp, KEPT)
+    assert [ents for ents, _ in got] == [ents for ents, _ in expected]
+    for (_, a), (_, b) in zip(got, expected):
+        assert a == pytest.approx(b, abs=0.02)
+    bf16 = spacy.load(tmp_path / "half", config={"components": {"transformer": {"precision": "bf16"}}})
+    assert [ents for ents, _ in predictions(bf16, KEPT)] == [ents for ents, _ in expected]
+
+
+def test_fast_tokenizer_pipeline(tiny_encoder, tmp_path):
+    nlp = make_nlp(tiny_encoder, use_fast=True)
+    nlp.get_pipe("xlmr_ner").add_label("PER")
+    nlp.initialize()
+    nlp.to_disk(tmp_path / "fast")
+    assert (tmp_path / "fast" / "transformer" / "model" / "tokenizer.json").is_file()
+    trim_pipeline(tmp_path / "fast", tmp_path / "trimmed", [write_lines(tmp_path / "kept.txt", KEPT)])
+    assert (tmp_path / "trimmed" / "transformer" / "model" / "tokenizer.json").is_file()
+    trimmed = spacy.load(tmp_path / "trimmed")
+    assert encoder_of(trimmed).tokenizer.is_fast
+    assert predictions(trimmed, KEPT) == predictions(spacy.load(tmp_path / "fast"), KEPT)
+
+
+def test_default_corpus_is_the_training_corpus(corpus_pipeline, tmp_path):
+    report = trim_pipeline(corpus_pipeline / "model", tmp_path / "trimmed")
+    texts = write_lines(tmp_path / "train.txt", [" ".join(words) for rows in ROWS.values() for words, _ in rows])
+    same = trim_pipeline(corpus_pipeline / "model", tmp_path / "from-text", [texts])
+    assert report.docs == 2 and report.pieces_used == same.pieces_used and report.pieces_after == same.pieces_after
+    more = trim_pipeline(
+        corpus_pipeline / "model", tmp_path / "more", extra_texts=[write_lines(tmp_path / "x.txt", HELD_OUT)]
+    )
+    assert more.docs == 2 + len(HELD_OUT) and more.pieces_used > report.pieces_used
+    spacy_file = trim_pipeline(corpus_pipeline / "model", tmp_path / "spacy", [corpus_pipeline / "corpus" / "de" / "train.spacy"])
+    assert spacy_file.docs == 1
+
+
+def test_missing_training_corpus_and_bad_input_are_named(corpus_pipeline, tmp_path):
+    moved = tmp_path / "model"
+    shutil.copytree(corpus_pipeline / "model", moved)
+    config = (moved / "config.cfg").read_text(encoding="utf-8")
+    (moved / "config.cfg").write_text(config.replace(str(corpus_pipeline / "corpus"), str(tmp_path / "gone")), encoding="utf-8")
+    with pytest.raises(FileNotFoundError, match=r"training corpus .*gone \(paths.train in its config\) is not here"):
+        trim_pipeline(moved, tmp_path / "out")
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes("Berlin\nM\u00fcnchen\n".encode("utf-8") + b"K\xf6ln\n")
+    with pytest.raises(ValueError, match=rf"{bad}:3: not UTF-8 text"):
+        trim_pipeline(moved, tmp_path / "out", [bad])
+    with pytest.raises(FileNotFoundError, match="nowhere.txt: no such file"):
+        trim_pipeline(moved, tmp_path / "out", [tmp_path / "nowhere.txt"])
+    with pytest.raises(ValueError, match="gave no documents"):
+        trim_pipeline(moved, tmp_path / "out", [write_lines(tmp_path / "empty.txt", ["", "  "])])
+    assert not (tmp_path / "out").exists()
+    (tmp_path / "out").mkdir()
+    with pytest.raises(FileExistsError, match="exists"):
+        trim_pipeline(moved, tmp_path / "out", [bad])
+    with pytest.raises(ValueError, match="is the pipeline itself"):
+        trim_pipeline(moved, moved, overwrite=True)
+    blank = tmp_path / "blank"
+    spacy.blank("xx").to_disk(blank)
+    with pytest.raises(ValueError, match="exactly one transformer component; the pipeline has 0"):
+        trim_pipeline(blank, tmp_path / "out2", [bad])
+
+
+def test_script(corpus_pipeline, tmp_path):
+    run = subprocess.run(
+        [sys.executable, "scripts/trim.py", str(corpus_pipeline / "model"), str(tmp_path / "trimmed"),
+         "--extra-text", str(write_lines(tmp_path / "x.txt", HELD_OUT)), "--report", str(tmp_path / "report.json")],
+        cwd=REPO, capture_output=True, text=True,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    report = srsly.read_json(tmp_path / "report.json")
+    assert f"{report['pieces_after']:,} of {report['pieces_before']:,}" in run.stdout
+    assert spacy.load(tmp_path / "trimmed").pipe_names == ["transformer", "xlmr_ner"]
+    again = subprocess.run(
+        [sys.executable, "scripts/trim.py", str(corpus_pipeline / "model"), str(tmp_path / "trimmed")],
+        cwd=REPO, capture_output=True, text=True,
+    )
+    assert again.returncode == 1 and "exists" in again.stdout + again.stderr
+
+
+@pytest.mark.slow
+def test_package_a_trimmed_wheel(corpus_pipeline, tmp_path):
+    import zipfile
+
+    run = subprocess.run(
+        [sys.executable, "scripts/package.py", str(corpus_pipeline / "model"), str(tmp_path / "packages"),
+         "--name", "tiny_trimmed", "--version", "1.0.0", "--trim", "half", "--trim-output", str(tmp_path / "trimmed"),
+         "--trim-text", str(write_lines(tmp_path / "x.txt", KEPT))],
+        cwd=REPO, capture_output=True, text=True,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "Trimmed to" in run.stdout
+    wheel = tmp_path / "packages" / "xx_tiny_trimmed-1.0.0" / "dist" / "xx_tiny_trimmed-1.0.0-py3-none-any.whl"
+    inside = "xx_tiny_trimmed/xx_tiny_trimmed-1.0.0/"
+    with zipfile.ZipFile(wheel) as archive:
+        meta = json.loads(archive.read(inside + "meta.json"))
+        sp_model = archive.read(inside + "transformer/model/sentencepiece.bpe.model")
+    assert sp_model == (tmp_path / "trimmed" / "transformer" / "model" / "sentencepiece.bpe.model").read_bytes()
+    assert meta["vocab_trim"]["half"] is True and meta["vocab_trim"]["docs"] == 2 + len(KEPT)
+    assert meta["vocab_trim"]["pieces_after"] < meta["vocab_trim"]["pieces_before"]
+
+
+@pytest.mark.slow
+def test_real_encoder_trimmed_to_its_training_corpus(e5_dir, tmp_path):
+    """XLM-R's 250,000-piece sentencepiece model (multilingual-e5-small):
+    trimmed to 300 German sentences, those sentences get the same scores bit
+    for bit, and Russian text, most of whose pieces were dropped, still runs."""
+    from helpers import SHARED
+    from spacy_xlmr_ner.io.docbin import convert_iob_file
+
+    wikiann = SHARED / "data" / "wikiann"
+    if not (wikiann / "de" / "train.iob").exists():
+        pytest.skip(f"needs the shared WikiANN data in {wikiann}")
+    corpus = tmp_path / "corpus"
+    for split in ("train", "dev"):
+        convert_iob_file(wikiann / "de" / f"{split}.iob", corpus / "de" / f"{split}.spacy", limit=300)
+    convert_iob_file(wikiann / "ru" / "test.iob", tmp_path / "ru.spacy", limit=100)
+    overrides = {"paths.train": str(corpus), "paths.dev": str(corpus), "paths.encoder": str(e5_dir)}
+    nlp = init_nlp(load_config(REPO / "configs" / "cpu.cfg", overrides=overrides, interpolate=False))
+    nlp.to_disk(tmp_path / "model")
+    report = trim_pipeline(tmp_path / "model", tmp_path / "trimmed", check=[tmp_path / "ru.spacy"])
+    assert report.docs == 300 and report.changed == 0
+    assert report.pieces_before == 250_000 and report.pieces_after < 20_000
+    assert report.check[str(tmp_path / "ru.spacy")]["changed"] > 0
+    trimmed = spacy.load(tmp_path / "trimmed")
+    german = [doc.text for doc in DocBin().from_disk(corpus / "de" / "train.spacy").get_docs(nlp.vocab)]
+    assert predictions(trimmed, german) == predictions(nlp, german)
+    russian = [doc.text for doc in DocBin().from_disk(tmp_path / "ru.spacy").get_docs(nlp.vocab)]
+    before, after = encoder_of(nlp).tokenizer, encoder_of(trimmed).tokenizer
+    for text in russian:
+        assert "".join(after.tokenize(text)) == "".join(before.tokenize(text))
+    assert len(predictions(trimmed, russian)) == len(russian)
+
+
+def test_a_pipeline_saved_for_reduced_precision_is_trimmed_in_full(corpus_pipeline, tmp_path):
+    int8 = tmp_path / "int8"
+    shutil.copytree(corpus_pipeline / "model", int8)
+    config = (int8 / "config.cfg").read_text(encoding="utf-8")
+    assert 'precision = "fp32"' in config
+    (int8 / "config.cfg").write_text(config.replace('precision = "fp32"', 'precision = "int8"'), encoding="utf-8")
+    trim_pipeline(int8, tmp_path / "nested" / "out", [write_lines(tmp_path / "k.txt", KEPT)])
+    assert safetensors_dtypes(tmp_path / "nested" / "out" / "transformer" / "model" / "model.safetensors") == {"F32"}
+    assert spacy.load(tmp_path / "nested" / "out").get_pipe("transformer").precision == "int8"
