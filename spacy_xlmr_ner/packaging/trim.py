@@ -119,9 +119,9 @@ def trim_pipeline(
     and any other text still works, its dropped pieces split into smaller
     kept ones.
 
-    pipeline (PathLike): The trained pipeline directory (an `xlmr_transformer`
-        or spacy-transformers `transformer` component on a sentencepiece
-        encoder such as XLM-R, saved by `xlmr_transformer`).
+    pipeline (PathLike): The trained pipeline directory, with an
+        `xlmr_transformer` component on a sentencepiece encoder (XLM-R and
+        its relatives).
     output (PathLike): The directory for the trimmed pipeline.
     corpus (Sequence[PathLike]): The texts whose pieces to keep: `.spacy`
         files, directories of them, or plain-text files (a document per
@@ -157,22 +157,18 @@ def trim_pipeline(
     get_spans = trf.model.attrs["get_spans"]
     full_sp = _processor(proto)
 
+    # None stands for the training corpus.
+    sources = (list(corpus) or [None]) + list(extra_texts)
     counts = PieceCounts()
-    sources = list(corpus) or [None]
-    for source in sources + list(extra_texts):
-        docs = training_docs(nlp) if source is None else read_docs(nlp, source)
-        _count(docs, get_spans, full_sp, counts)
+    _count(_docs(nlp, sources), get_spans, full_sp, counts)
     if not counts.docs:
-        raise ValueError(f"No text to trim to: {', '.join(map(str, sources + list(extra_texts)))} gave no documents")
+        names = ", ".join("the training corpus" if s is None else str(s) for s in sources)
+        raise ValueError(f"No text to trim to: {names} gave no documents")
 
     keep = pieces_to_keep(proto, counts.used)
     trimmed = trim_model_proto(proto, keep)
     trimmed_sp = _processor(trimmed)
-    changed = _changed(
-        (doc for source in sources + list(extra_texts)
-         for doc in (training_docs(nlp) if source is None else read_docs(nlp, source))),
-        get_spans, full_sp, trimmed_sp,
-    )
+    changed = _changed(_docs(nlp, sources), get_spans, full_sp, trimmed_sp)
     checked = {}
     for path in check:
         n_changed, n_pieces = _changed(read_docs(nlp, path), get_spans, full_sp, trimmed_sp)
@@ -290,6 +286,11 @@ def read_docs(nlp: Language, path: PathLike) -> Iterator[Doc]:
             line = line.strip()
             if line:
                 yield nlp.make_doc(line)
+
+
+def _docs(nlp: Language, sources: Sequence[Optional[PathLike]]) -> Iterator[Doc]:
+    for source in sources:
+        yield from training_docs(nlp) if source is None else read_docs(nlp, source)
 
 
 def _full_precision(pipeline: Path) -> Dict[str, Any]:
