@@ -28,6 +28,9 @@ def main(
     extra_text: Optional[List[Path]] = typer.Option(None, help="More texts whose pieces to keep (same kinds); repeatable"),
     check: Optional[List[Path]] = typer.Option(None, help="Held-out texts: report the share of their pieces that change"),
     half: bool = typer.Option(False, "--half", help="Store the encoder's weights as float16 (loaded back as float32)"),
+    keep_strings: bool = typer.Option(
+        False, "--keep-strings", help="Keep every string of spaCy's string store (by default only labels and vector keys)"
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUTPUT if it exists"),
     report: Optional[Path] = typer.Option(None, help="Write the report as JSON"),
 ):
@@ -36,7 +39,7 @@ def main(
     try:
         result = trim_pipeline(
             pipeline, output, corpus or (), extra_texts=extra_text or (), check=check or (), half=half,
-            overwrite=overwrite,
+            prune_strings=not keep_strings, overwrite=overwrite,
         )
     except (MissingExtra, ValueError, OSError) as err:
         msg.fail(str(err), exits=1)

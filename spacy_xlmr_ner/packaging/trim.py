@@ -5,8 +5,9 @@ Most of an XLM-R pipeline is its word-piece embedding table (250,000 rows),
 of which a pipeline for a few languages uses a small part. `trim_pipeline`
 keeps the pieces that occur in some texts (by default the pipeline's
 training corpus), every single-character piece and the special tokens,
-rewrites the sentencepiece model and the embedding table consistently, and
-saves a pipeline that loads, packages and serves like any other.
+rewrites the sentencepiece model and the embedding table consistently,
+drops the training corpus's words from spaCy's string store, and saves a
+pipeline that loads, packages and serves like any other.
 """
 import os
 import shutil
@@ -65,6 +66,8 @@ class TrimReport:
     bytes_before (int): Size of the pipeline directory before.
     bytes_after (int): Size after.
     half (bool): Whether the encoder's weights are stored as float16.
+    strings_before (int): Strings in spaCy's string store before.
+    strings_after (int): Strings kept (the same number unless pruned).
     """
 
     pieces_before: int
@@ -81,6 +84,8 @@ class TrimReport:
     bytes_before: int = 0
     bytes_after: int = 0
     half: bool = False
+    strings_before: int = 0
+    strings_after: int = 0
 
     def to_dict(self) -> Dict[str, Any]:
         """RETURNS (Dict[str, Any]): The report as JSON-able data."""
@@ -95,6 +100,7 @@ class TrimReport:
             ("encoder parameters", f"{self.params_before:,} -> {self.params_after:,}"),
             ("pipeline size", f"{self.bytes_before / 2**20:,.1f} MiB -> {self.bytes_after / 2**20:,.1f} MiB"),
             ("weights stored as", "float16" if self.half else "float32"),
+            ("spaCy strings", f"{self.strings_before:,} -> {self.strings_after:,}"),
         ]
         for name, counts in self.check.items():
             rows.append(
@@ -111,6 +117,7 @@ def trim_pipeline(
     extra_texts: Sequence[PathLike] = (),
     check: Sequence[PathLike] = (),
     half: bool = False,
+    prune_strings: bool = True,
     overwrite: bool = False,
 ) -> TrimReport:
     """Save a copy of a trained pipeline whose encoder keeps only the word
@@ -134,6 +141,10 @@ def trim_pipeline(
     half (bool): Store the encoder's weights as float16: half the size; they
         are loaded back as float32, or used as bfloat16 where the transformer's
         `precision` is "bf16".
+    prune_strings (bool): Also drop the strings spaCy's string store keeps
+        from the training corpus (every word it read), which prediction does
+        not need and which take most of `spacy.load`'s time once the
+        encoder is trimmed; the components' labels and the vectors' keys stay.
     overwrite (bool): Replace `output` if it exists.
     RETURNS (TrimReport): What was kept and changed.
     """
@@ -193,6 +204,11 @@ def trim_pipeline(
             transformer.half()
         transformer.save_pretrained(str(new_model_dir), safe_serialization=True)
         new_tokenizer.save_pretrained(str(new_model_dir))
+        strings_file = target / "vocab" / "strings.json"
+        strings = srsly.read_json(strings_file) if strings_file.is_file() else []
+        kept_strings = needed_strings(nlp) if prune_strings and strings else strings
+        if kept_strings is not strings:
+            srsly.write_json(strings_file, kept_strings)
         report = TrimReport(
             pieces_before=len(proto.pieces),
             pieces_after=len(trimmed.pieces),
@@ -208,6 +224,8 @@ def trim_pipeline(
             bytes_before=_dir_size(pipeline),
             bytes_after=_dir_size(target),
             half=half,
+            strings_before=len(strings),
+            strings_after=len(kept_strings),
         )
         meta_path = target / "meta.json"
         meta = srsly.read_json(meta_path)
@@ -236,6 +254,23 @@ def find_transformer(nlp: Language) -> Tuple[str, Transformer]:
             f"({', '.join(nlp.pipe_names) or 'no components'})"
         )
     return found[0]
+
+
+def needed_strings(nlp: Language) -> List[str]:
+    """The strings of a pipeline's string store that prediction needs: the
+    labels of its components and the keys of its vectors. The rest are the
+    words of the texts it was trained on; spaCy adds the strings of new
+    texts as it reads them.
+
+    nlp (Language): The pipeline.
+    RETURNS (List[str]): The strings, sorted.
+    """
+    keep = set()
+    for _, pipe in nlp.pipeline:
+        keep.update(str(label) for label in getattr(pipe, "labels", ()) or ())
+    strings = nlp.vocab.strings
+    keep.update(strings[key] for key in nlp.vocab.vectors.keys() if key in strings)
+    return sorted(keep)
 
 
 def training_docs(nlp: Language) -> Iterator[Doc]:

@@ -116,6 +116,19 @@ def test_report_embedding_table_and_meta_agree(trained):
     assert meta["vocab_trim"]["pieces_after"] == report.pieces_after and meta["name"] == "serve_test"
     # The other components' files are copied as they are.
     assert (trimmed / "xlmr_ner" / "model").read_bytes() == (original / "xlmr_ner" / "model").read_bytes()
+    # spaCy's string store keeps the labels, not the words of the training texts.
+    labels = sorted(nlp.get_pipe("xlmr_ner").labels)
+    assert srsly.read_json(trimmed / "vocab" / "strings.json") == labels
+    assert report.strings_after == len(labels) < report.strings_before == len(srsly.read_json(original / "vocab" / "strings.json"))
+
+
+def test_docs_of_the_trimmed_pipeline_serialize(trained):
+    _, trimmed, _ = trained
+    nlp = spacy.load(trimmed)
+    docs = list(nlp.pipe(KEPT + HELD_OUT))
+    restored = list(DocBin(docs=docs, store_user_data=True).get_docs(spacy.blank("xx").vocab))
+    assert [[(e.text, e.label_) for e in d.ents] for d in restored] == [[(e.text, e.label_) for e in d.ents] for d in docs]
+    assert [Doc(nlp.vocab).from_bytes(d.to_bytes()).text for d in docs] == KEPT + HELD_OUT
 
 
 def test_trimmed_pipeline_round_trips(trained, tmp_path):
@@ -129,7 +142,8 @@ def test_trimmed_pipeline_round_trips(trained, tmp_path):
 def test_half_precision_storage(trained, tmp_path):
     original, trimmed, _ = trained
     corpus = trimmed.parent / "kept.txt"
-    report = trim_pipeline(original, tmp_path / "half", [corpus], half=True)
+    report = trim_pipeline(original, tmp_path / "half", [corpus], half=True, prune_strings=False)
+    assert report.strings_after == report.strings_before > 10
     assert report.half and safetensors_dtypes(tmp_path / "half" / "transformer" / "model" / "model.safetensors") == {"F16"}
     assert safetensors_dtypes(trimmed / "transformer" / "model" / "model.safetensors") == {"F32"}
     weights = "transformer/model/model.safetensors"
