@@ -18,13 +18,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
 import typer
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # harness/ is the project's, not installed
-from harness.benchmark.measure import untrained_pipeline  # noqa: E402
+from harness.benchmark.measure import untrained_pipeline, write_results  # noqa: E402
 from harness.experiments.run import machine_info  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
@@ -119,9 +119,7 @@ def main(
         "corpus": {"source": str(iob), "documents": docs, "words": words, "shard_size": shard_size, "batch_size": batch_size},
         "runs": runs,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    (RESULTS / f"{name}.md").write_text(markdown(result))
+    write_results(RESULTS, name, result, markdown(result))
     print(markdown(result))
 
 

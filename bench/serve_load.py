@@ -31,7 +31,7 @@ import typer
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # harness/ is the project's, not installed
-from harness.benchmark.measure import untrained_pipeline  # noqa: E402
+from harness.benchmark.measure import untrained_pipeline, write_results  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 SENTENCES = [
@@ -275,9 +275,7 @@ def main(
         "python": platform.python_version(),
         "platform": platform.platform(),
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{out_name}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    (RESULTS / f"{out_name}.md").write_text(markdown(result))
+    write_results(RESULTS, out_name, result, markdown(result))
     print(f"Wrote {RESULTS / out_name}.json and .md")
 
 

@@ -31,6 +31,7 @@ import typer
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # harness/ is the project's, not installed
+from harness.benchmark.measure import write_results  # noqa: E402
 from harness.experiments.run import machine_info  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
@@ -145,9 +146,7 @@ def main(
         "import_only_peak_rss_mb": round(statistics.median(x["import_peak_rss_mb"] for xs in loads.values() for x in xs), 0),
         "variants": variants,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"trim-{name}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    (RESULTS / f"trim-{name}.md").write_text(markdown(result))
+    write_results(RESULTS, f"trim-{name}", result, markdown(result))
     print(markdown(result))
 
 

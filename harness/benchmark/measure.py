@@ -21,6 +21,19 @@ SYSTEMS = ("spacy", "hf", "spanmarker")
 app = typer.Typer(add_completion=False, help=__doc__)
 
 
+def write_results(results_dir: Path, stem: str, result: Dict, markdown: str) -> None:
+    """Write a benchmark's record as `stem.json` and its report as `stem.md`.
+
+    results_dir (Path): Where they go (created if missing).
+    stem (str): The files' name without suffix.
+    result (Dict): The record, JSON-able.
+    markdown (str): The report.
+    """
+    results_dir.mkdir(parents=True, exist_ok=True)
+    (results_dir / f"{stem}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    (results_dir / f"{stem}.md").write_text(markdown)
+
+
 def untrained_pipeline(encoder: Path, out: Path) -> Path:
     """Save an `xlmr_ner` pipeline on `encoder` with an untrained head to
     `out`, for benchmarks that measure the cost of inference, not its accuracy.

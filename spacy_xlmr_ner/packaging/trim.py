@@ -171,7 +171,9 @@ def trim_pipeline(
     # None stands for the training corpus.
     sources = (list(corpus) or [None]) + list(extra_texts)
     counts = PieceCounts()
-    _count(_docs(nlp, sources), get_spans, full_sp, counts)
+    # The texts are read and cut into windows once; their windows are kept to
+    # check that the trimmed model cuts them as before.
+    windows = _count(_docs(nlp, sources), get_spans, full_sp, counts)
     if not counts.docs:
         names = ", ".join("the training corpus" if s is None else str(s) for s in sources)
         raise ValueError(f"No text to trim to: {names} gave no documents")
@@ -179,10 +181,11 @@ def trim_pipeline(
     keep = pieces_to_keep(proto, counts.used)
     trimmed = trim_model_proto(proto, keep)
     trimmed_sp = _processor(trimmed)
-    changed = _changed(_docs(nlp, sources), get_spans, full_sp, trimmed_sp)
+    changed = _changed(windows, full_sp, trimmed_sp)
+    del windows
     checked = {}
     for path in check:
-        n_changed, n_pieces = _changed(read_docs(nlp, path), get_spans, full_sp, trimmed_sp)
+        n_changed, n_pieces = _changed(_window_text_stream(read_docs(nlp, path), get_spans), full_sp, trimmed_sp)
         checked[str(path)] = {"pieces": n_pieces, "changed": n_changed}
 
     transformer = hf.transformer
@@ -355,22 +358,33 @@ def _window_texts(docs: Iterable[Doc], get_spans) -> Iterator[Tuple[int, List[st
         yield len(batch), [span.text for spans in get_spans(batch) for span in spans]
 
 
-def _count(docs: Iterable[Doc], get_spans, sp, counts: PieceCounts) -> None:
+def _count(docs: Iterable[Doc], get_spans, sp, counts: PieceCounts) -> List[str]:
+    """Count the pieces of the docs' encoder windows into `counts`.
+    RETURNS (List[str]): The windows' texts, to cut again with the trimmed model."""
+    windows: List[str] = []
     for n_docs, texts in _window_texts(docs, get_spans):
         counts.docs += n_docs
         for ids in sp.encode(texts):
             counts.pieces += len(ids)
             counts.used.update(ids)
+        windows.extend(texts)
+    return windows
 
 
-def _changed(docs: Iterable[Doc], get_spans, full_sp, trimmed_sp) -> Tuple[int, int]:
+def _changed(texts: Iterable[str], full_sp, trimmed_sp) -> Tuple[int, int]:
     changed = total = 0
-    for _, texts in _window_texts(docs, get_spans):
-        for before, after in zip(full_sp.encode(texts, out_type=str), trimmed_sp.encode(texts, out_type=str)):
+    for batch in minibatch(texts, BATCH):
+        batch = list(batch)
+        for before, after in zip(full_sp.encode(batch, out_type=str), trimmed_sp.encode(batch, out_type=str)):
             n_changed, n = changed_pieces(before, after)
             changed += n_changed
             total += n
     return changed, total
+
+
+def _window_text_stream(docs: Iterable[Doc], get_spans) -> Iterator[str]:
+    for _, texts in _window_texts(docs, get_spans):
+        yield from texts
 
 
 def _rebuild_tokenizer(tokenizer, sp_path: Path):

@@ -10,6 +10,21 @@ SHARED = REPO.parent / "shared"
 ARTIFACTS_ENV = "XLMR_NER_TEST_ARTIFACTS"
 
 
+def write_spacy_corpus(root: Path, rows, splits=("train", "dev", "test")) -> Path:
+    """Write `root/{lang}/{split}.spacy` for each language of `rows`
+    ({lang: [(words, IOB tags)]}), the same docs in every split."""
+    import spacy
+    from spacy.tokens import Doc, DocBin
+
+    vocab = spacy.blank("xx").vocab
+    for lang, sentences in rows.items():
+        (root / lang).mkdir(parents=True, exist_ok=True)
+        docs = [Doc(vocab, words=words, ents=tags) for words, tags in sentences]
+        for split in splits:
+            DocBin(docs=docs).to_disk(root / lang / f"{split}.spacy")
+    return root
+
+
 def make_transformer_nlp(encoder: Path, *, use_fast: bool = False):
     """A blank `xx` pipeline with the multilingual tokenizer and a
     `transformer` (`xlmr_transformer`) component on `encoder`, whose word

@@ -4,13 +4,11 @@ import subprocess
 import sys
 
 import pytest
-import spacy
 import srsly
-from spacy.tokens import Doc, DocBin
 from spacy.training.initialize import init_nlp
 from spacy.util import load_config
 
-from helpers import REPO
+from helpers import REPO, write_spacy_corpus
 from spacy_xlmr_ner.evaluation import evaluate_per_language
 from spacy_xlmr_ner.extras import MissingExtra
 from spacy_xlmr_ner.packaging import PackagingError, build_pipeline_wheel, write_model_card
@@ -29,12 +27,7 @@ LOG = [
 @pytest.fixture(scope="module")
 def model_dir(tiny_encoder, tmp_path_factory):
     root = tmp_path_factory.mktemp("card")
-    vocab = spacy.blank("xx").vocab
-    for lang, rows in ROWS.items():
-        (root / "corpus" / lang).mkdir(parents=True)
-        docs = [Doc(vocab, words=w, ents=t) for w, t in rows]
-        for split in ("train", "dev", "test"):
-            DocBin(docs=docs).to_disk(root / "corpus" / lang / f"{split}.spacy")
+    write_spacy_corpus(root / "corpus", ROWS)
     overrides = {
         "paths.train": str(root / "corpus"), "paths.dev": str(root / "corpus"), "paths.encoder": str(tiny_encoder),
         "corpora.train.langs": "de,ru", "corpora.train.limit": 500,

@@ -3,7 +3,6 @@ all kept gets exactly the same entities and scores, other text still works,
 and the trimmed pipeline saves, loads, packages and reports what it kept."""
 import json
 import shutil
-import struct
 import subprocess
 import sys
 
@@ -14,7 +13,7 @@ from spacy.tokens import Doc, DocBin
 from spacy.training.initialize import init_nlp
 from spacy.util import load_config
 
-from helpers import REPO, make_nlp
+from helpers import REPO, make_nlp, write_spacy_corpus
 from helpers.serve import TRAIN_DATA, served_pipeline  # noqa: F401 (a fixture)
 from spacy_xlmr_ner._compat import hf_objects
 from spacy_xlmr_ner.packaging.trim import trim_pipeline
@@ -45,10 +44,10 @@ def encoder_of(nlp):
 
 
 def safetensors_dtypes(path):
-    # The header: 8 bytes of length, then JSON with each tensor's dtype.
-    with open(path, "rb") as f:
-        header = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))
-    return {value["dtype"] for key, value in header.items() if key != "__metadata__"}
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt") as f:
+        return {f.get_slice(key).get_dtype() for key in f.keys()}
 
 
 @pytest.fixture(scope="module")
@@ -65,11 +64,7 @@ def trained(served_pipeline, tmp_path_factory):  # noqa: F811
 def corpus_pipeline(tiny_encoder, tmp_path_factory):
     """An initialized pipeline whose config names its training corpus."""
     root = tmp_path_factory.mktemp("trim_corpus")
-    vocab = spacy.blank("xx").vocab
-    for lang, rows in ROWS.items():
-        (root / "corpus" / lang).mkdir(parents=True)
-        for split in ("train", "dev"):
-            DocBin(docs=[Doc(vocab, words=w, ents=t) for w, t in rows]).to_disk(root / "corpus" / lang / f"{split}.spacy")
+    write_spacy_corpus(root / "corpus", ROWS, splits=("train", "dev"))
     overrides = {
         "paths.train": str(root / "corpus"), "paths.dev": str(root / "corpus"), "paths.encoder": str(tiny_encoder),
         "corpora.train.langs": "de,ru",
