@@ -75,3 +75,18 @@ def test_package_steps_name_the_pipeline_and_keep_setuptools_output_in_a_log():
     assert "--trim-text corpus/sample/sentences.txt" in commands["demo-package"]
     trimmed = load_project_config(REPO, overrides={"vars.trim": "half"})
     assert "--trim half" in " ".join(next(c for c in trimmed["commands"] if c["name"] == "package")["script"])
+
+
+def test_cross_domain_study_takes_data_sets_and_languages_from_vars():
+    config = load_project_config(REPO, overrides={
+        "vars.domain_iob_dir": "/data", "vars.domain_langs": "de", "vars.domain_datasets": "wikiann,wikineural",
+        "vars.domain_variant": "lr", "vars.exp_encoder": "/enc",
+    })
+    commands = {cmd["name"]: cmd for cmd in config["commands"]}
+    prepare = " ".join(commands["domain-convert"]["script"])
+    run = " ".join(commands["exp-domains"]["script"])
+    assert "prepare /data corpus/domains --datasets wikiann,wikineural --langs de" in prepare
+    assert "run corpus/domains --datasets wikiann,wikineural --langs de" in run
+    assert "--encoder /enc" in run and "--variant lr" in run and "--epochs 1 " in run
+    assert commands["exp-domains"]["outputs"] == ["metrics/domains-lr.json", "metrics/domains-lr.md"]
+    assert config["workflows"]["domains"] == ["encoder", "domain-convert", "exp-domains"]

@@ -160,6 +160,35 @@ def machine_info(gpu_id: int = -1) -> Dict[str, Any]:
     return info
 
 
+def train_experiment(exp: Experiment, training_dir: Union[str, Path]) -> Dict[str, Any]:
+    """Train one experiment's pipeline with `spacy train` (no evaluation).
+
+    exp (Experiment): The experiment; its test languages are not used.
+    training_dir (Union[str, Path]): The run goes to `training_dir/{name}`,
+        its training log to `train-log.jsonl` there.
+    RETURNS (Dict[str, Any]): `model` (the `model-best` path),
+        `n_train_sentences`, `batch_size`, `steps`, `eval_frequency` and
+        `train_seconds`.
+    """
+    out = Path(training_dir) / exp.name
+    n_sentences = count_docs(exp.corpus, "train", exp.train_langs, exp.n_train)
+    batch_size = batch_size_of(exp.config)
+    plan = plan_steps(n_sentences, exp.epochs, batch_size, exp.n_evals)
+    log_path = out / "train-log.jsonl"
+    if log_path.exists():
+        log_path.unlink()  # spaCy's logger refuses to overwrite a log
+    msg.divider(f"{exp.name}: {n_sentences} sentences, {plan['steps']} steps at batch {batch_size}")
+    start = time.perf_counter()
+    spacy_train(exp.config, out, use_gpu=exp.gpu_id, overrides=training_overrides(exp, plan, log_path))
+    return {
+        "model": str(out / "model-best"),
+        "n_train_sentences": n_sentences,
+        "batch_size": batch_size,
+        **plan,
+        "train_seconds": time.perf_counter() - start,
+    }
+
+
 def run_experiment(
     exp: Experiment,
     training_dir: Union[str, Path],
@@ -186,36 +215,26 @@ def run_experiment(
         if stored.get("settings") == exp.settings():
             msg.info(f"Reusing {json_path}: a run with the same settings")
             return stored
-    n_sentences = count_docs(exp.corpus, "train", exp.train_langs, exp.n_train)
-    batch_size = batch_size_of(exp.config)
-    plan = plan_steps(n_sentences, exp.epochs, batch_size, exp.n_evals)
-    log_path = out / "train-log.jsonl"
-    if log_path.exists():
-        log_path.unlink()  # spaCy's logger refuses to overwrite a log
-    msg.divider(f"{exp.name}: {n_sentences} sentences, {plan['steps']} steps at batch {batch_size}")
     started = datetime.datetime.now(datetime.timezone.utc)
-    start = time.perf_counter()
-    spacy_train(exp.config, out, use_gpu=exp.gpu_id, overrides=training_overrides(exp, plan, log_path))
-    train_seconds = time.perf_counter() - start
-    nlp = spacy.load(out / "model-best")
+    trained = train_experiment(exp, training_dir)
+    nlp = spacy.load(trained["model"])
     start = time.perf_counter()
     results = evaluate_per_language(nlp, exp.corpus, exp.eval_langs, limit=exp.n_test)
     eval_seconds = time.perf_counter() - start
     del nlp
     gc.collect()
+    log_path = out / "train-log.jsonl"
     curve = learning_curve(read_training_log(log_path))
     record = {
         "name": exp.name,
         "settings": exp.settings(),
         "command": command,
         "started": started.isoformat(timespec="seconds"),
-        "n_train_sentences": n_sentences,
-        "batch_size": batch_size,
-        **plan,
-        "train_seconds": train_seconds,
+        **{key: trained[key] for key in ("n_train_sentences", "batch_size", "steps", "eval_frequency")},
+        "train_seconds": trained["train_seconds"],
         "eval_seconds": eval_seconds,
         "machine": machine_info(exp.gpu_id),
-        "model": str(out / "model-best"),
+        "model": trained["model"],
         "results": results,
         "curve": curve,
     }
@@ -223,7 +242,7 @@ def run_experiment(
     srsly.write_json(json_path, record)
     (metrics_dir / f"{exp.name}.md").write_text(markdown_record(record) + "\n", encoding="utf-8")
     plot_learning_curve(curve, metrics_dir / f"{exp.name}-curve.png", title=f"{exp.name}: dev F1 and train loss")
-    msg.good(f"{exp.name}: trained in {train_seconds:.0f}s, evaluated in {eval_seconds:.0f}s -> {json_path}")
+    msg.good(f"{exp.name}: trained in {trained['train_seconds']:.0f}s, evaluated in {eval_seconds:.0f}s -> {json_path}")
     return record
 
 

@@ -1,8 +1,9 @@
 """NER metrics over `Example`s: strict span P/R/F per type (spaCy's
 `get_ner_prf`, equal to seqeval's default mode on IOB2), type-ignored span
-detection P/R/F, token accuracy and the confusion between types."""
+detection P/R/F, token accuracy and the confusion between types, and
+scoring over the entity types two datasets share (`restrict_labels`)."""
 from collections import Counter, defaultdict
-from typing import Dict, Iterable, List, Optional, Set, Tuple
+from typing import Collection, Dict, Iterable, List, Optional, Set, Tuple
 
 from spacy.scorer import PRFScore, get_ner_prf
 from spacy.training import Example
@@ -31,6 +32,36 @@ def score_examples(examples: Iterable[Example]) -> Dict:
     scores["n_docs"] = len(examples)
     scores["n_gold_ents"] = sum(len(eg.reference.ents) for eg in examples if _annotated(eg))
     return scores
+
+
+def restrict_labels(examples: Iterable[Example], labels: Collection[str]) -> Tuple[List[Example], Counter]:
+    """Keep only the entities of some types, in gold and predicted docs alike,
+    to score a model on data annotated with other types (a model trained with
+    MISC on data without it, or the reverse), as T-NER's cross-domain matrix
+    does over the types two datasets share.
+
+    The entities of other types become "O" in copies of the docs; the inputs
+    are unchanged, and what was removed is counted.
+
+    examples (Iterable[Example]): Predicted docs with their gold docs.
+    labels (Collection[str]): The entity types to keep.
+    RETURNS (Tuple[List[Example], Counter]): The restricted examples, and the
+        entities removed per ("gold" or "predicted", label).
+    """
+    keep = set(labels)
+    removed: Counter = Counter()
+    restricted = []
+    for eg in examples:
+        docs = []
+        for side, doc in (("predicted", eg.predicted), ("gold", eg.reference)):
+            dropped = [ent for ent in doc.ents if ent.label_ not in keep]
+            if dropped:
+                doc = doc.copy()
+                doc.set_ents([], outside=[doc[ent.start : ent.end] for ent in dropped], default="unmodified")
+                removed.update((side, ent.label_) for ent in dropped)
+            docs.append(doc)
+        restricted.append(Example(docs[0], docs[1]))
+    return restricted, removed
 
 
 def span_detection_prf(examples: Iterable[Example]) -> Dict[str, Optional[float]]:

@@ -18,12 +18,15 @@ def plot_matrix(
     matrix: Mapping[str, Mapping[str, Optional[float]]],
     path: Union[str, Path],
     title: str = "Entity F1 (%), train language x test language",
+    axis: str = "language",
 ) -> Path:
     """Draw a train x test heatmap of F1 scores, values written in the cells.
 
     matrix (Mapping[str, Mapping[str, Optional[float]]]): {train: {test: F1 in [0, 1]}}.
     path (Union[str, Path]): The PNG to write.
     title (str): The figure title.
+    axis (str): What the rows and columns are, for the axis labels
+        ("test language", "train language(s)").
     RETURNS (Path): The path written.
     """
     plt = _pyplot()
@@ -35,8 +38,8 @@ def plot_matrix(
     image = ax.imshow(grid, cmap="viridis", vmin=0, vmax=100, aspect="auto")
     ax.set_xticks(range(len(tests)), labels=tests)
     ax.set_yticks(range(len(trains)), labels=trains)
-    ax.set_xlabel("test language")
-    ax.set_ylabel("train language(s)")
+    ax.set_xlabel(f"test {axis}")
+    ax.set_ylabel(f"train {axis}(s)")
     for i, row in enumerate(grid):
         for j, v in enumerate(row):
             if v == v:  # not NaN

@@ -13,6 +13,7 @@ from thinc.api import Config, Model
 from thinc.types import Floats2d
 
 from ..decoding import allowed_transitions, iob_labels, tags_to_spans, viterbi_decode
+from ..decoding.labels import OUTSIDE
 from ..vectors import set_entity_vectors
 from .entity_pipe import ASSIGNS, LISTENER_CONFIG, SCORE_WEIGHTS, SHARED_DEFAULTS, EntityPipe, masked_cross_entropy
 
@@ -34,6 +35,7 @@ DEFAULT_MODEL = Config().from_str(default_model_config + LISTENER_CONFIG)["model
     default_config={
         "model": DEFAULT_MODEL,
         "spans_key": DEFAULT_SPANS_KEY,
+        "outside_weight": 1.0,
         **SHARED_DEFAULTS,
     },
     default_score_weights=SCORE_WEIGHTS,
@@ -46,6 +48,7 @@ def make_xlmr_ner(
     head_lr_scale: float,
     scorer: Optional[Callable],
     entity_vectors: bool = True,
+    outside_weight: float = 1.0,
 ) -> "XLMRNER":
     """Create an `xlmr_ner` component: named entities from a token classifier
     over IOB2 tags, decoded with a constrained Viterbi search.
@@ -62,6 +65,12 @@ def make_xlmr_ner(
     scorer (Optional[Callable]): The scoring method, `spacy.ner_scorer.v1`.
     entity_vectors (bool): Whether to set `span._.entity_vector` on every
         predicted entity (see `spacy_xlmr_ner.vectors`).
+    outside_weight (float): Weight of the tokens outside entities in the
+        training loss, relative to the entity tokens'. Below 1, data where
+        most tokens are outside entities (news, running text) send the encoder
+        more of the entity types' signal per step; the probabilities are
+        corrected for the weight before decoding, so the model still
+        estimates the unweighted probabilities.
     """
     return XLMRNER(
         nlp.vocab,
@@ -71,6 +80,7 @@ def make_xlmr_ner(
         head_lr_scale=head_lr_scale,
         scorer=scorer,
         entity_vectors=entity_vectors,
+        outside_weight=outside_weight,
     )
 
 
@@ -94,6 +104,7 @@ class XLMRNER(EntityPipe):
         head_lr_scale: float = 10.0,
         scorer: Optional[Callable] = None,
         entity_vectors: bool = True,
+        outside_weight: float = 1.0,
     ) -> None:
         """Initialize the component.
 
@@ -108,9 +119,11 @@ class XLMRNER(EntityPipe):
         entity_vectors (bool): Whether to set `span._.entity_vector` on the
             predicted entities.
         """
+        if not 0 < outside_weight <= 1:
+            raise ValueError(f"[{name}] outside_weight must be in (0, 1], not {outside_weight}")
         super().__init__(
             vocab, model, name, head_lr_scale=head_lr_scale, scorer=scorer, entity_vectors=entity_vectors,
-            spans_key=spans_key,
+            spans_key=spans_key, outside_weight=outside_weight,
         )
 
     @property
@@ -141,6 +154,9 @@ class XLMRNER(EntityPipe):
         tags = self.tags
         start, allowed = allowed_transitions(tags)
         probs = [self.model.ops.to_numpy(s) for s in scores]
+        weight = self.cfg.get("outside_weight", 1.0)
+        if weight != 1.0:
+            probs = [_unweight_outside(p, weight) for p in probs]
         paths = viterbi_decode(probs, start, allowed)
         key = self.cfg["spans_key"]
         for doc, path, doc_probs in zip(docs, paths, probs):
@@ -178,7 +194,10 @@ class XLMRNER(EntityPipe):
             for eg in examples
             for tag in biluo_to_iob(eg.get_aligned_ner())
         ]
-        return masked_cross_entropy(self.model.ops, scores, numpy.asarray(truths, dtype="int32"))
+        truths = numpy.asarray(truths, dtype="int32")
+        weight = self.cfg.get("outside_weight", 1.0)
+        weights = numpy.where(truths == tag_ids[OUTSIDE], weight, 1.0).astype("f") if weight != 1.0 else None
+        return masked_cross_entropy(self.model.ops, scores, truths, weights)
 
     def initialize_model(self, get_examples: Callable[[], Iterable[Example]]) -> None:
         """Build the model's layers once the labels are known.
@@ -189,3 +208,19 @@ class XLMRNER(EntityPipe):
         doc_sample = [eg.reference for eg in islice(get_examples(), 10)]
         label_sample = [numpy.zeros((len(doc), n_tags), dtype="f") for doc in doc_sample]
         self.model.initialize(X=doc_sample, Y=[self.model.ops.asarray2f(y) for y in label_sample])
+
+
+def _unweight_outside(probs: numpy.ndarray, weight: float) -> numpy.ndarray:
+    """Undo the loss weight of the "O" tag (column 0): a model trained with
+    class weights estimates probabilities proportional to weight x the
+    unweighted ones, so dividing by the weight and renormalizing recovers them.
+
+    probs (numpy.ndarray): Probabilities (n_tokens, n_tags), "O" first.
+    weight (float): The "O" tag's loss weight.
+    RETURNS (numpy.ndarray): The corrected probabilities.
+    """
+    if not len(probs):
+        return probs
+    corrected = probs.copy()
+    corrected[:, 0] /= weight
+    return corrected / corrected.sum(axis=1, keepdims=True)

@@ -29,3 +29,36 @@ def create_freeze_word_embeddings(
         return nlp
 
     return freeze_word_embeddings
+
+
+@registry.callbacks("spacy-xlmr-ner.freeze_layers.v1")
+def create_freeze_layers(component: str = "transformer", n_layers: int = 0) -> Callable[[Language], Language]:
+    """Keep the encoder's embeddings (word pieces, positions, their layer
+    norm) and its first `n_layers` layers fixed during training, for use as
+    `[initialize.after_init]`: the lower layers keep their pretrained,
+    domain-general features and only the upper layers adapt.
+
+    component (str): Name of the transformer component.
+    n_layers (int): Lower encoder layers to freeze; 0 freezes the embeddings only.
+    RETURNS (Callable[[Language], Language]): The callback.
+    """
+    if n_layers < 0:
+        raise ValueError(f"n_layers must be 0 or more, not {n_layers}")
+
+    def freeze_layers(nlp: Language) -> Language:
+        transformer = nlp.get_pipe(component).model.transformer
+        embeddings = getattr(transformer, "embeddings", None)
+        layers = getattr(getattr(transformer, "encoder", None), "layer", None)
+        if embeddings is None or layers is None:
+            raise ValueError(
+                f"[{component}] {type(transformer).__name__} has no `embeddings` and `encoder.layer`: "
+                "freeze_layers supports BERT-like encoders (XLM-R, BERT, RoBERTa)"
+            )
+        if n_layers > len(layers):
+            raise ValueError(f"[{component}] cannot freeze {n_layers} layers of an encoder with {len(layers)}")
+        for module in [embeddings, *layers[:n_layers]]:
+            module.requires_grad_(False)
+        return nlp
+
+    return freeze_layers
+

@@ -110,3 +110,27 @@ def test_retokenized_predictions_are_scored_through_the_alignment():
     scores = score_examples([Example(pred, gold)])
     assert scores["token_acc"] == pytest.approx(2 / 3)
     assert scores["ents_r"] == 0.0 and scores["confusion"] == {"LOC": {"O": 1}}
+
+
+def test_restrict_labels_scores_only_the_shared_types():
+    from spacy_xlmr_ner.evaluation import restrict_labels
+
+    vocab = spacy.blank("xx").vocab
+    words = ["Ana", "vive", "en", "Lima", "y", "lee", "El", "País"]
+    gold = Doc(vocab, words=words, ents=["B-PER", "O", "O", "B-LOC", "O", "O", "B-MISC", "I-MISC"])
+    pred = Doc(vocab, words=words, ents=["B-PER", "O", "O", "B-MISC", "O", "O", "B-ORG", "I-ORG"])
+    eg = Example(pred, gold)
+    before = score_examples([eg])
+    (restricted,), removed = restrict_labels([eg], ["PER", "LOC", "ORG"])
+    assert removed == {("gold", "MISC"): 1, ("predicted", "MISC"): 1}
+    assert [(e.text, e.label_) for e in restricted.reference.ents] == [("Ana", "PER"), ("Lima", "LOC")]
+    assert [(e.text, e.label_) for e in restricted.predicted.ents] == [("Ana", "PER"), ("El País", "ORG")]
+    # The removed entities' tokens are "O", not missing: a prediction there counts as a false positive.
+    assert [t.ent_iob_ for t in restricted.reference[6:]] == ["O", "O"]
+    after = score_examples([restricted])
+    assert after["ents_p"] == pytest.approx(0.5) and after["ents_r"] == pytest.approx(0.5)
+    assert before["ents_f"] == pytest.approx(1 / 3)
+    # The inputs are unchanged.
+    assert [e.label_ for e in gold.ents] == ["PER", "LOC", "MISC"] and [e.label_ for e in pred.ents][-1] == "ORG"
+    (same,), none = restrict_labels([eg], ["PER", "LOC", "ORG", "MISC"])
+    assert not none and score_examples([same])["ents_f"] == pytest.approx(before["ents_f"])

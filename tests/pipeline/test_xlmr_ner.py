@@ -328,3 +328,45 @@ def test_any_label_set_without_code_change(tiny_encoder):
     labels = sorted({label for _, ents in MULTINERD_DATA for *_, label in ents})
     assert ner.labels == tuple(labels) and len(ner.tags) == 2 * len(labels) + 1
     assert predict_all(nlp, MULTINERD_DATA) == [ents for _, ents in MULTINERD_DATA]
+
+
+def test_outside_weight_weighs_the_loss_and_is_undone_before_decoding(tiny_encoder):
+    from spacy_xlmr_ner.pipeline.xlmr_ner import _unweight_outside
+
+    nlp = make_nlp(tiny_encoder)
+    examples = make_examples(nlp, TRAIN_DATA[1:2])
+    nlp.initialize(lambda: examples)
+    doc = nlp.make_doc("Angela Merkel besuchte gestern Berlin .")
+    gold = Example.from_dict(doc, {"entities": ["B-PER", "L-PER", "O", "O", "U-LOC", "O"]})
+    rng = numpy.random.default_rng(0)
+    raw = rng.random((6, 7)).astype("f")
+    probs = raw / raw.sum(axis=1, keepdims=True)
+    ner = nlp.get_pipe("xlmr_ner")
+    plain_loss, (plain_d,) = ner.get_loss([gold], [ner.model.ops.asarray2f(probs)])
+    ner.cfg["outside_weight"] = 0.25
+    loss, (d,) = ner.get_loss([gold], [ner.model.ops.asarray2f(probs)])
+    tags = ner.tags
+    truth = [tags.index(t) for t in ("B-PER", "I-PER", "O", "O", "B-LOC", "O")]
+    w = numpy.array([1, 1, 0.25, 0.25, 1, 0.25])
+    nll = -numpy.log(probs[numpy.arange(6), truth])
+    assert loss == pytest.approx((w * nll).sum() / w.sum(), rel=1e-5)
+    assert plain_loss == pytest.approx(nll.mean(), rel=1e-5)
+    # Outside rows get a quarter of the entity rows' gradient, relative to the plain loss.
+    ratio = numpy.abs(d).sum(axis=1) / numpy.abs(plain_d).sum(axis=1)
+    assert ratio[2] / ratio[0] == pytest.approx(0.25, rel=1e-4)
+    # A model trained with the weight estimates weight x p(O) (renormalized): the correction undoes it.
+    weighted = probs.copy()
+    weighted[:, 0] *= 0.25
+    weighted /= weighted.sum(axis=1, keepdims=True)
+    assert numpy.allclose(_unweight_outside(weighted, 0.25), probs, atol=1e-6)
+    assert _unweight_outside(numpy.zeros((0, 7), dtype="f"), 0.25).shape == (0, 7)
+    with pytest.raises(ValueError, match="outside_weight"):
+        nlp.add_pipe("xlmr_ner", name="other", config={"outside_weight": 0.0})
+
+
+def test_outside_weight_is_kept_through_serialization(tiny_encoder, tmp_path):
+    nlp = make_nlp(tiny_encoder)
+    nlp.get_pipe("xlmr_ner").cfg["outside_weight"] = 0.5
+    nlp.initialize(lambda: make_examples(nlp, TRAIN_DATA[:2]))
+    nlp.to_disk(tmp_path / "p")
+    assert spacy.load(tmp_path / "p").get_pipe("xlmr_ner").cfg["outside_weight"] == 0.5
