@@ -9,6 +9,7 @@ corpora, splitting datasets that lack a test split; `run_domain_study` trains
 the same gold tokens.
 """
 import gc
+import itertools
 import math
 import time
 from collections import Counter
@@ -19,11 +20,10 @@ from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Union
 import spacy
 import srsly
 from spacy.tokens import Doc, DocBin
-from spacy.training import Example
 from spacy.training.iob_utils import biluo_to_iob, doc_to_biluo_tags
 from wasabi import msg
 
-from spacy_xlmr_ner.evaluation.metrics import restrict_labels, score_examples
+from spacy_xlmr_ner.evaluation.metrics import restrict_doc, restrict_labels, score_examples
 from spacy_xlmr_ner.evaluation.plots import plot_matrix
 from spacy_xlmr_ner.evaluation.report import markdown_matrix, markdown_table, pct
 from spacy_xlmr_ner.io.docbin import sentences_to_docs, write_files_atomic
@@ -156,10 +156,11 @@ def prepare_domains(
         dropped: Counter = Counter()
         for key, splits in per_key.items():
             for split in ("train", "dev"):
-                examples = [Example(doc.copy(), doc) for doc in splits[split]]
-                restricted, removed = restrict_labels(examples, shared)
-                dropped.update({f"{key}/{split} {label}": n for (_, label), n in removed.items() if _ == "gold"})
-                docs = [eg.reference for eg in restricted]
+                docs = []
+                for doc in splits[split]:
+                    doc, removed = restrict_doc(doc, shared)
+                    dropped.update(f"{key}/{split} {label}" for label in removed)
+                    docs.append(doc)
                 outputs[output_dir / UNIFIED / key / f"{split}.spacy"] = DocBin(docs=docs).to_bytes()
         record["unified"][lang] = {"labels": sorted(shared), "dropped": dict(dropped)}
     write_files_atomic(outputs)
@@ -179,8 +180,7 @@ def read_split(corpus: Union[str, Path], key: str, split: str, limit: int = 0, v
     path = Path(corpus) / key / f"{split}.spacy"
     if not path.exists():
         raise ValueError(f"{path} not found: run `scripts/cross_domain.py prepare` first")
-    docs = list(DocBin().from_disk(path).get_docs(vocab or spacy.blank("xx").vocab))
-    return docs[:limit] if limit else docs
+    return list(itertools.islice(DocBin().from_disk(path).get_docs(vocab or spacy.blank("xx").vocab), limit or None))
 
 
 @dataclass

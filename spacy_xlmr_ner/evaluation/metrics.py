@@ -1,11 +1,12 @@
 """NER metrics over `Example`s: strict span P/R/F per type (spaCy's
 `get_ner_prf`, equal to seqeval's default mode on IOB2), type-ignored span
 detection P/R/F, token accuracy and the confusion between types, and
-scoring over the entity types two datasets share (`restrict_labels`)."""
+scoring over the entity types two datasets share (`restrict_labels`, `restrict_doc`)."""
 from collections import Counter, defaultdict
 from typing import Collection, Dict, Iterable, List, Optional, Set, Tuple
 
 from spacy.scorer import PRFScore, get_ner_prf
+from spacy.tokens import Doc
 from spacy.training import Example
 from spacy.training.iob_utils import biluo_to_iob, doc_to_biluo_tags
 
@@ -34,14 +35,30 @@ def score_examples(examples: Iterable[Example]) -> Dict:
     return scores
 
 
+def restrict_doc(doc: Doc, labels: Collection[str]) -> Tuple[Doc, List[str]]:
+    """Keep only the entities of some types in a doc: the others become "O".
+
+    doc (Doc): An annotated doc; it is not changed.
+    labels (Collection[str]): The entity types to keep.
+    RETURNS (Tuple[Doc, List[str]]): The doc, or a copy without the other
+        types' entities, and the labels of the entities removed.
+    """
+    dropped = [ent for ent in doc.ents if ent.label_ not in labels]
+    if not dropped:
+        return doc, []
+    copy = doc.copy()
+    copy.set_ents([], outside=[copy[ent.start : ent.end] for ent in dropped], default="unmodified")
+    return copy, [ent.label_ for ent in dropped]
+
+
 def restrict_labels(examples: Iterable[Example], labels: Collection[str]) -> Tuple[List[Example], Counter]:
     """Keep only the entities of some types, in gold and predicted docs alike,
     to score a model on data annotated with other types (a model trained with
     MISC on data without it, or the reverse), as T-NER's cross-domain matrix
     does over the types two datasets share.
 
-    The entities of other types become "O" in copies of the docs; the inputs
-    are unchanged, and what was removed is counted.
+    The entities of other types become "O" in copies of the docs (see
+    `restrict_doc`); the inputs are unchanged, and what was removed is counted.
 
     examples (Iterable[Example]): Predicted docs with their gold docs.
     labels (Collection[str]): The entity types to keep.
@@ -52,15 +69,11 @@ def restrict_labels(examples: Iterable[Example], labels: Collection[str]) -> Tup
     removed: Counter = Counter()
     restricted = []
     for eg in examples:
-        docs = []
-        for side, doc in (("predicted", eg.predicted), ("gold", eg.reference)):
-            dropped = [ent for ent in doc.ents if ent.label_ not in keep]
-            if dropped:
-                doc = doc.copy()
-                doc.set_ents([], outside=[doc[ent.start : ent.end] for ent in dropped], default="unmodified")
-                removed.update((side, ent.label_) for ent in dropped)
-            docs.append(doc)
-        restricted.append(Example(docs[0], docs[1]))
+        predicted, pred_removed = restrict_doc(eg.predicted, keep)
+        gold, gold_removed = restrict_doc(eg.reference, keep)
+        removed.update(("predicted", label) for label in pred_removed)
+        removed.update(("gold", label) for label in gold_removed)
+        restricted.append(Example(predicted, gold))
     return restricted, removed
 
 
