@@ -42,7 +42,7 @@ def test_entry_points_are_declared():
     groups = {group for group, _, _ in ENTRY_POINTS}
     assert groups == {"spacy_factories", "console_scripts", *REGISTRIES}
     names = {name for _, name, _ in ENTRY_POINTS}
-    assert {"xlmr_ner", "spacy-xlmr-ner.TokenClassifier.v1", "xlmr_span_ner", "spacy-xlmr-ner.SpanClassifier.v1"} <= names
+    assert {"xlmr_ner", "spacy-xlmr-ner.TokenClassifier.v1", "xlmr_span_ner", "spacy-xlmr-ner.SpanClassifier.v1", "spacy-xlmr-ner.SpanClassifier.v2"} <= names
 
 
 def test_entry_points_are_installed():

@@ -111,3 +111,19 @@ def allowed_transitions(tags: List[str]) -> Tuple[numpy.ndarray, numpy.ndarray]:
             allowed[tags.index(f"B-{label}"), j] = True
             allowed[j, j] = True
     return start, allowed
+
+
+def unweight_outside(probs: numpy.ndarray, weight: float) -> numpy.ndarray:
+    """Undo the loss weight of the "O" tag (column 0): a model trained with
+    class weights estimates probabilities proportional to weight x the
+    unweighted ones, so dividing by the weight and renormalizing recovers them.
+
+    probs (numpy.ndarray): Probabilities (n_tokens, n_tags), "O" first.
+    weight (float): The "O" tag's loss weight.
+    RETURNS (numpy.ndarray): The corrected probabilities.
+    """
+    if not len(probs):
+        return probs
+    corrected = probs.copy()
+    corrected[:, 0] /= weight
+    return corrected / corrected.sum(axis=1, keepdims=True)

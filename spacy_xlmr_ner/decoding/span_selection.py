@@ -143,3 +143,78 @@ def gold_spans(spans: Iterable[Span]) -> List[Span]:
         if trimmed is not None:
             out.append(trimmed)
     return out
+
+
+def combine_scores(span_probs: numpy.ndarray, path_probs: numpy.ndarray, tagger_weight: float) -> numpy.ndarray:
+    """Class probabilities of the candidates from two experts: the span
+    head's, and the tagger's (`tag_span_marginals`), as a weighted geometric
+    mean per label; "no entity" gets what the labels leave.
+
+    span_probs (numpy.ndarray): (n_candidates, 1 + n_labels), "no entity"
+        first.
+    path_probs (numpy.ndarray): (n_candidates, n_labels).
+    tagger_weight (float): The tagger's weight in [0, 1]; 0 keeps the span
+        head's probabilities.
+    RETURNS (numpy.ndarray): (n_candidates, 1 + n_labels).
+    """
+    if tagger_weight == 0.0 or not len(span_probs):
+        return span_probs
+    combined = numpy.empty_like(span_probs)
+    combined[:, 1:] = span_probs[:, 1:] ** (1.0 - tagger_weight) * path_probs ** tagger_weight
+    combined[:, NO_ENTITY] = numpy.clip(1.0 - combined[:, 1:].sum(axis=1), 0.0, 1.0)
+    return combined
+
+
+def tag_span_marginals(
+    candidates: numpy.ndarray, tag_probs: numpy.ndarray, start: numpy.ndarray, allowed: numpy.ndarray
+) -> numpy.ndarray:
+    """The probability that each candidate is exactly an entity of each
+    label, under the distribution over valid IOB2 tag sequences that the
+    tagger's probabilities define (the tags as potentials, the sequences
+    restricted by `allowed`; forward-backward): "B-" on its first token,
+    "I-" on the others, and no "I-" of that label after it.
+
+    candidates (numpy.ndarray): As returned by `candidate_spans`.
+    tag_probs (numpy.ndarray): Tag probabilities (n_tokens, 1 + 2 * n_labels)
+        in the order of `iob_labels`: "O", then "B-" and "I-" of each label.
+    start (numpy.ndarray): Boolean (n_tags,): tags allowed first.
+    allowed (numpy.ndarray): Boolean (n_tags, n_tags): `allowed[i, j]` if
+        tag j may follow tag i (see `allowed_transitions`).
+    RETURNS (numpy.ndarray): (n_candidates, n_labels) probabilities.
+    """
+    n_tokens, n_tags = tag_probs.shape
+    n_labels = (n_tags - 1) // 2
+    if not len(candidates) or not n_tokens:
+        return numpy.zeros((len(candidates), n_labels), dtype="f")
+    log_tags = numpy.log(numpy.clip(tag_probs.astype("float64"), 1e-30, 1.0))
+    log_allowed = numpy.where(allowed, 0.0, -numpy.inf)
+    forward = numpy.empty((n_tokens, n_tags))
+    backward = numpy.zeros((n_tokens, n_tags))
+    forward[0] = log_tags[0] + numpy.where(start, 0.0, -numpy.inf)
+    for i in range(1, n_tokens):
+        forward[i] = log_tags[i] + _logsumexp(forward[i - 1][:, None] + log_allowed, axis=0)
+    for i in range(n_tokens - 2, -1, -1):
+        backward[i] = _logsumexp(log_allowed + (log_tags[i + 1] + backward[i + 1])[None, :], axis=1)
+    log_z = _logsumexp(forward[-1], axis=0)
+    starts, ends = candidates[:, 0], candidates[:, 1]
+    last = ends - 1
+    after = numpy.minimum(ends, n_tokens - 1)
+    out = numpy.zeros((len(candidates), n_labels), dtype="f")
+    for i in range(n_labels):
+        b, inside = 1 + 2 * i, 2 + 2 * i
+        cum_inside = numpy.concatenate([[0.0], numpy.cumsum(log_tags[:, inside])])
+        # After its last token: every continuation but "I-" of the label.
+        # The rows of "B-" and "I-" of a label allow the same next tags.
+        every = backward[last, inside]
+        continues = log_tags[after, inside] + backward[after, inside]
+        ratio = numpy.clip(numpy.exp(continues - every), 0.0, 1.0 - 1e-12)
+        end = numpy.where(ends < n_tokens, every + numpy.log1p(-ratio), 0.0)
+        log_marginal = forward[starts, b] + cum_inside[ends] - cum_inside[starts + 1] + end - log_z
+        out[:, i] = numpy.exp(numpy.minimum(log_marginal, 0.0))
+    return out
+
+
+def _logsumexp(x: numpy.ndarray, axis: int) -> numpy.ndarray:
+    top = numpy.max(x, axis=axis, keepdims=True)
+    top = numpy.where(numpy.isfinite(top), top, 0.0)
+    return numpy.squeeze(top, axis=axis) + numpy.log(numpy.sum(numpy.exp(x - top), axis=axis))

@@ -13,7 +13,7 @@ from thinc.api import Config, Model
 from thinc.types import Floats2d
 
 from ..decoding import allowed_transitions, iob_labels, tags_to_spans, viterbi_decode
-from ..decoding.labels import OUTSIDE
+from ..decoding.labels import OUTSIDE, unweight_outside
 from ..vectors import set_entity_vectors
 from .entity_pipe import ASSIGNS, LISTENER_CONFIG, SCORE_WEIGHTS, SHARED_DEFAULTS, EntityPipe, masked_cross_entropy
 
@@ -156,7 +156,7 @@ class XLMRNER(EntityPipe):
         probs = [self.model.ops.to_numpy(s) for s in scores]
         weight = self.cfg.get("outside_weight", 1.0)
         if weight != 1.0:
-            probs = [_unweight_outside(p, weight) for p in probs]
+            probs = [unweight_outside(p, weight) for p in probs]
         paths = viterbi_decode(probs, start, allowed)
         key = self.cfg["spans_key"]
         for doc, path, doc_probs in zip(docs, paths, probs):
@@ -209,18 +209,3 @@ class XLMRNER(EntityPipe):
         label_sample = [numpy.zeros((len(doc), n_tags), dtype="f") for doc in doc_sample]
         self.model.initialize(X=doc_sample, Y=[self.model.ops.asarray2f(y) for y in label_sample])
 
-
-def _unweight_outside(probs: numpy.ndarray, weight: float) -> numpy.ndarray:
-    """Undo the loss weight of the "O" tag (column 0): a model trained with
-    class weights estimates probabilities proportional to weight x the
-    unweighted ones, so dividing by the weight and renormalizing recovers them.
-
-    probs (numpy.ndarray): Probabilities (n_tokens, n_tags), "O" first.
-    weight (float): The "O" tag's loss weight.
-    RETURNS (numpy.ndarray): The corrected probabilities.
-    """
-    if not len(probs):
-        return probs
-    corrected = probs.copy()
-    corrected[:, 0] /= weight
-    return corrected / corrected.sum(axis=1, keepdims=True)

@@ -5,7 +5,7 @@ from spacy.tokens import Doc
 from thinc.api import Model
 
 from spacy_xlmr_ner.decoding.span_selection import candidate_spans
-from spacy_xlmr_ner.models.span_classifier import build_span_classifier
+from spacy_xlmr_ner.models.span_classifier import build_span_classifier, build_span_tagger_classifier
 
 WIDTH = 8
 
@@ -129,3 +129,58 @@ def test_a_candidate_longer_than_the_width_table_is_an_error(setup):
     model, _, docs, _, _ = setup
     with pytest.raises(ValueError, match="at most 3"):
         model.predict(([docs[0]], [numpy.array([[0, 4]], dtype="int32")]))
+
+
+@pytest.fixture
+def setup_v2(setup):
+    _, _, docs, candidates, vectors = setup
+    numpy.random.seed(0)
+    tok2vec = fixed_vectors(vectors)
+    model = build_span_tagger_classifier(tok2vec, hidden_width=6, dropout=0.0)
+    model.set_dim("nW", 3)
+    Y = [numpy.zeros((len(c), 4), dtype="f") for c in candidates]
+    model.initialize(X=(docs, candidates), Y=Y)
+    return model, tok2vec, docs, candidates, vectors
+
+
+def test_v2_gives_span_and_tag_probabilities(setup_v2):
+    model, _, docs, candidates, _ = setup_v2
+    span_probs, tag_probs = model.predict((docs, candidates))
+    assert [p.shape for p in span_probs] == [(len(c), 4) for c in candidates]
+    # 3 labels: "O" and B-/I- of each.
+    assert [t.shape for t in tag_probs] == [(5, 7), (0, 7), (1, 7), (3, 7)]
+    numpy.testing.assert_allclose(numpy.concatenate(tag_probs).sum(axis=1), 1.0, rtol=1e-5)
+    W = model.get_ref("tag_output").get_param("W")
+    assert W.shape == (7, WIDTH) and numpy.count_nonzero(W) == W.size and 0.01 < float(W.std()) < 0.03
+    # Without candidates the tokens are still tagged.
+    none = [numpy.zeros((0, 2), dtype="int32") for _ in docs]
+    span_probs, tag_probs = model.predict((docs, none))
+    assert [p.shape for p in span_probs] == [(0, 4)] * 4 and tag_probs[0].shape == (5, 7)
+
+
+def test_v2_gradients_match_finite_differences(setup_v2):
+    model, tok2vec, docs, candidates, vectors = setup_v2
+    rng = numpy.random.default_rng(2)
+    span_w = [rng.normal(size=(len(c), 4)).astype("f") for c in candidates]
+    tag_w = [rng.normal(size=(len(v), 7)).astype("f") for v in vectors]
+
+    def objective():
+        span_probs, tag_probs = model.predict((docs, candidates))
+        return sum(float((p * w).sum()) for p, w in zip(span_probs + tag_probs, span_w + tag_w))
+
+    (span_probs, tag_probs), backprop = model.begin_update((docs, candidates))
+    d_logits = [p * (w - (p * w).sum(axis=1, keepdims=True)) for p, w in zip(span_probs + tag_probs, span_w + tag_w)]
+    backprop((d_logits[: len(docs)], d_logits[len(docs) :]))
+    d_vectors = tok2vec.attrs["d_vectors"]
+    assert [d.shape for d in d_vectors] == [v.shape for v in vectors]
+    # The whitespace doc has no candidate, but its token is tagged.
+    assert numpy.abs(d_vectors[2]).sum() > 0
+    eps = 1e-2
+    for doc_i, token, dim in [(0, 0, 1), (0, 4, 0), (2, 0, 3), (3, 1, 2)]:
+        original = vectors[doc_i][token, dim]
+        vectors[doc_i][token, dim] = original + eps
+        up = objective()
+        vectors[doc_i][token, dim] = original - eps
+        down = objective()
+        vectors[doc_i][token, dim] = original
+        assert d_vectors[doc_i][token, dim] == pytest.approx((up - down) / (2 * eps), rel=0.05, abs=1e-4)

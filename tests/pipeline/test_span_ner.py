@@ -7,6 +7,7 @@ from spacy.tokens import Span
 from spacy.training import Example
 
 from helpers import make_transformer_nlp
+from spacy_xlmr_ner.pipeline.span_ner import DEFAULT_TAGGER_WEIGHT
 
 KEY = "xlmr_span_ner"
 
@@ -107,7 +108,17 @@ def test_overfitting_several_scripts(trained):
 
 
 def test_spans_hold_every_entity_with_scores_and_ents_the_best_non_overlapping(trained):
+    # The span head's own decoding (tagger_weight 0); the tagger's share is
+    # tested below.
     ner = trained.get_pipe(KEY)
+    ner.cfg["tagger_weight"] = 0.0
+    try:
+        _check_span_head_decoding(trained, ner)
+    finally:
+        ner.cfg["tagger_weight"] = DEFAULT_TAGGER_WEIGHT
+
+
+def _check_span_head_decoding(trained, ner):
     for text, _ in TRAIN_DATA:
         doc = trained(text)
         group = doc.spans[KEY]
@@ -126,9 +137,9 @@ def test_spans_hold_every_entity_with_scores_and_ents_the_best_non_overlapping(t
                 )
     # The scores are the label probabilities the model gives the candidates.
     doc = trained.get_pipe("transformer")(trained.make_doc(TRAIN_DATA[1][0]))
-    (candidates,), (probs,) = ner.predict([doc])
+    (candidates,), (probs,), tags = ner.predict([doc])
     rows = {tuple(r): i for i, r in enumerate(candidates)}
-    ner.set_annotations([doc], ([candidates], [probs]))
+    ner.set_annotations([doc], ([candidates], [probs], tags))
     for span, score in zip(doc.spans[KEY], doc.spans[KEY].attrs["scores"]):
         row = probs[rows[(span.start, span.end)]]
         assert score == pytest.approx(float(row[1 + ner.labels.index(span.label_)]))
@@ -172,7 +183,10 @@ def test_serialization_round_trip(trained, tmp_path):
     nlp2 = spacy.load(tmp_path / "pipeline")
     after = [nlp2(t) for t in texts]
     ner, ner2 = trained.get_pipe(KEY), nlp2.get_pipe(KEY)
-    assert ner2.cfg == ner.cfg and ner2.labels == ner.labels
+    # srsly's JSON reader can turn 0.7 into 0.7000000000000001.
+    assert ner2.cfg.keys() == ner.cfg.keys() and ner2.labels == ner.labels
+    for key, value in ner.cfg.items():
+        assert ner2.cfg[key] == (pytest.approx(value) if isinstance(value, float) else value)
     assert nlp2.config["components"][KEY]["factory"] == "xlmr_span_ner"
     for a, b in zip(before, after):
         assert ents_of(a) == ents_of(b)
@@ -189,16 +203,22 @@ def test_nested_entities_learned_from_doc_spans(tiny_encoder):
     examples = make_nested_examples(nlp)
     gold = [sorted(ents, key=lambda x: (x[0], x[1])) for _, ents in NESTED_DATA]
 
+    # doc.ents takes the outer of two nested entities, as the tagger learns
+    # the outermost entities.
+    outermost = [[e for e in ents if not any(o != e and o[0] <= e[0] and e[1] <= o[1] for o in ents)] for ents in gold]
+
     def learned():
-        return [sorted(spans_of(nlp(t)), key=lambda x: (x[0], x[1])) for t, _ in NESTED_DATA] == gold
+        docs = [nlp(t) for t, _ in NESTED_DATA]
+        return [sorted(spans_of(d), key=lambda x: (x[0], x[1])) for d in docs] == gold and [
+            ents_of(d) for d in docs
+        ] == outermost
 
     train(nlp, examples, n_iter=200, until=learned)
     assert nlp.get_pipe(KEY).labels == ("LOC", "ORG")
     assert learned()
     doc = nlp(NESTED_DATA[0][0])
     assert spans_of(doc) == [(21, 37, "ORG"), (33, 37, "LOC")]
-    # doc.ents takes one of the two nested entities: they overlap.
-    assert len(doc.ents) == 1 and ents_of(doc)[0] in spans_of(doc)
+    assert ents_of(doc) == [(21, 37, "ORG")]
 
 
 def test_gold_from_doc_spans_when_present_else_from_ents(tiny_encoder):
@@ -224,12 +244,19 @@ def test_unknown_gold_tokens_are_left_out(tiny_encoder):
     (candidates,) = ner.candidates([doc])
     n = len(candidates)
     probs = [ner.model.ops.asarray2f(numpy.full((n, 4), 0.25, dtype="f"))]
-    loss, (d_probs,) = ner.get_loss([partial], ([candidates], probs))
+    loss, (d_probs,) = ner.get_loss([partial], ([candidates], probs, None))
     known = [i for i, (s, e) in enumerate(candidates) if e <= 2]
     assert len(known) == 3  # "Angela", "Angela Merkel", "Merkel"
     assert numpy.abs(d_probs[known]).sum() > 0
     assert numpy.abs(numpy.delete(d_probs, known, axis=0)).sum() == 0
     assert loss == pytest.approx(numpy.log(4), rel=1e-5)
+    # The tagger's loss leaves the same tokens out, and adds its own.
+    n_tags = len(ner.tags)
+    tags = [ner.model.ops.asarray2f(numpy.full((len(doc), n_tags), 1 / n_tags, dtype="f"))]
+    both, ((d_probs2,), (d_tags,)) = ner.get_loss([partial], ([candidates], probs, tags))
+    numpy.testing.assert_array_equal(d_probs2, d_probs)
+    assert numpy.abs(d_tags[:2]).sum() > 0 and numpy.abs(d_tags[2:]).sum() == 0
+    assert both == pytest.approx(numpy.log(4) + numpy.log(n_tags), rel=1e-5)
 
 
 def test_initialize_counts_gold_entities_longer_than_max_length(tiny_encoder):
@@ -388,8 +415,9 @@ def noisy(tiny_encoder):
     spacy.util.fix_random_seed(0)
     nlp = make_span_nlp(tiny_encoder, threshold=0.0)
     nlp.initialize(lambda: make_examples(nlp, TRAIN_DATA[:2]))
-    output = nlp.get_pipe(KEY).model.get_ref("output_layer")
-    output.set_param("W", output.get_param("W") * 300)
+    for name in ("output_layer", "tag_output"):
+        output = nlp.get_pipe(KEY).model.get_ref(name)
+        output.set_param("W", output.get_param("W") * 300)
     return nlp
 
 
@@ -423,3 +451,21 @@ def test_any_unicode(noisy, texts):
     for text, doc in zip(texts, docs):
         check_span_doc(doc, text)
         assert spans_of(doc) == spans_of(noisy(text))
+
+
+def test_a_model_without_tagger_still_trains_and_predicts(tiny_encoder):
+    # Pipelines built with SpanClassifier.v1 (no tagger) keep working.
+    spacy.util.fix_random_seed(0)
+    from spacy_xlmr_ner.pipeline.span_ner import DEFAULT_MODEL
+
+    model = DEFAULT_MODEL.copy()
+    model.update({"@architectures": "spacy-xlmr-ner.SpanClassifier.v1", "dropout": 0.0})
+    nlp = make_span_nlp(tiny_encoder, model=model)
+    ner = nlp.get_pipe(KEY)
+    examples = make_examples(nlp, TRAIN_DATA[:2])
+    train(nlp, examples, n_iter=60)
+    assert not ner.has_tagger
+    doc = nlp.get_pipe("transformer")(nlp.make_doc(TRAIN_DATA[0][0]))
+    candidates, probs, tags = ner.predict([doc])
+    assert tags is None and probs[0].shape == (len(candidates[0]), 4)
+    assert predict_all(nlp, TRAIN_DATA[:2]) == [ents for _, ents in TRAIN_DATA[:2]]

@@ -331,7 +331,7 @@ def test_any_label_set_without_code_change(tiny_encoder):
 
 
 def test_outside_weight_weighs_the_loss_and_is_undone_before_decoding(tiny_encoder):
-    from spacy_xlmr_ner.pipeline.xlmr_ner import _unweight_outside
+    from spacy_xlmr_ner.decoding.labels import unweight_outside
 
     nlp = make_nlp(tiny_encoder)
     examples = make_examples(nlp, TRAIN_DATA[1:2])
@@ -358,8 +358,8 @@ def test_outside_weight_weighs_the_loss_and_is_undone_before_decoding(tiny_encod
     weighted = probs.copy()
     weighted[:, 0] *= 0.25
     weighted /= weighted.sum(axis=1, keepdims=True)
-    assert numpy.allclose(_unweight_outside(weighted, 0.25), probs, atol=1e-6)
-    assert _unweight_outside(numpy.zeros((0, 7), dtype="f"), 0.25).shape == (0, 7)
+    assert numpy.allclose(unweight_outside(weighted, 0.25), probs, atol=1e-6)
+    assert unweight_outside(numpy.zeros((0, 7), dtype="f"), 0.25).shape == (0, 7)
     with pytest.raises(ValueError, match="outside_weight"):
         nlp.add_pipe("xlmr_ner", name="other", config={"outside_weight": 0.0})
 
