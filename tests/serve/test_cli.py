@@ -220,6 +220,9 @@ def test_hangup_shuts_the_server_down_cleanly(tmp_path):
             [console_script(), str(pipeline), "--port", str(port), "--log-file", str(log_file)],
             stdout=out,
             stderr=subprocess.STDOUT,
+            # A suite run under `nohup` would pass on SIGHUP ignored, which the
+            # server (rightly) keeps ignoring.
+            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL),
         )
     try:
         wait_until(lambda: answers(port) or server.poll() is not None, "the server never answered")
