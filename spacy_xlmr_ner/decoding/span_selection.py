@@ -192,10 +192,10 @@ def tag_span_marginals(
     backward = numpy.zeros((n_tokens, n_tags))
     forward[0] = log_tags[0] + numpy.where(start, 0.0, -numpy.inf)
     for i in range(1, n_tokens):
-        forward[i] = log_tags[i] + _logsumexp(forward[i - 1][:, None] + log_allowed, axis=0)
+        forward[i] = log_tags[i] + numpy.logaddexp.reduce(forward[i - 1][:, None] + log_allowed, axis=0)
     for i in range(n_tokens - 2, -1, -1):
-        backward[i] = _logsumexp(log_allowed + (log_tags[i + 1] + backward[i + 1])[None, :], axis=1)
-    log_z = _logsumexp(forward[-1], axis=0)
+        backward[i] = numpy.logaddexp.reduce(log_allowed + (log_tags[i + 1] + backward[i + 1])[None, :], axis=1)
+    log_z = numpy.logaddexp.reduce(forward[-1])
     starts, ends = candidates[:, 0], candidates[:, 1]
     last = ends - 1
     after = numpy.minimum(ends, n_tokens - 1)
@@ -213,8 +213,3 @@ def tag_span_marginals(
         out[:, i] = numpy.exp(numpy.minimum(log_marginal, 0.0))
     return out
 
-
-def _logsumexp(x: numpy.ndarray, axis: int) -> numpy.ndarray:
-    top = numpy.max(x, axis=axis, keepdims=True)
-    top = numpy.where(numpy.isfinite(top), top, 0.0)
-    return numpy.squeeze(top, axis=axis) + numpy.log(numpy.sum(numpy.exp(x - top), axis=axis))

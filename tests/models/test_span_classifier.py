@@ -24,6 +24,18 @@ def fixed_vectors(vectors):
     return Model("fixed_vectors", forward, dims={"nO": WIDTH})
 
 
+def assert_finite_difference(objective, array, index, gradient, eps=1e-2):
+    """The gradient of `objective` at `array[index]`, changed in place and
+    restored, matches the central difference."""
+    original = array[index]
+    array[index] = original + eps
+    up = objective()
+    array[index] = original - eps
+    down = objective()
+    array[index] = original
+    assert gradient == pytest.approx((up - down) / (2 * eps), rel=0.05, abs=1e-4)
+
+
 @pytest.fixture
 def setup():
     numpy.random.seed(0)
@@ -95,25 +107,11 @@ def test_gradients_match_finite_differences(setup):
     d_vectors = tok2vec.attrs["d_vectors"]
     assert [d.shape for d in d_vectors] == [v.shape for v in vectors]
     assert not d_vectors[1].size and not numpy.abs(d_vectors[2]).sum()
-    eps = 1e-2
     for doc_i, token, dim in [(0, 0, 1), (0, 2, 5), (0, 4, 0), (3, 2, 3)]:
-        original = vectors[doc_i][token, dim]
-        vectors[doc_i][token, dim] = original + eps
-        up = objective()
-        vectors[doc_i][token, dim] = original - eps
-        down = objective()
-        vectors[doc_i][token, dim] = original
-        assert d_vectors[doc_i][token, dim] == pytest.approx((up - down) / (2 * eps), rel=0.05, abs=1e-4)
+        assert_finite_difference(objective, vectors[doc_i], (token, dim), d_vectors[doc_i][token, dim])
     d_width = model.get_grad("W_width")
-    W_width = model.get_param("W_width")
     for row, col in [(0, 0), (2, 5)]:
-        original = W_width[row, col]
-        W_width[row, col] = original + eps
-        up = objective()
-        W_width[row, col] = original - eps
-        down = objective()
-        W_width[row, col] = original
-        assert d_width[row, col] == pytest.approx((up - down) / (2 * eps), rel=0.05, abs=1e-4)
+        assert_finite_difference(objective, model.get_param("W_width"), (row, col), d_width[row, col])
 
 
 def test_no_candidates_at_all(setup):
@@ -175,12 +173,5 @@ def test_v2_gradients_match_finite_differences(setup_v2):
     assert [d.shape for d in d_vectors] == [v.shape for v in vectors]
     # The whitespace doc has no candidate, but its token is tagged.
     assert numpy.abs(d_vectors[2]).sum() > 0
-    eps = 1e-2
     for doc_i, token, dim in [(0, 0, 1), (0, 4, 0), (2, 0, 3), (3, 1, 2)]:
-        original = vectors[doc_i][token, dim]
-        vectors[doc_i][token, dim] = original + eps
-        up = objective()
-        vectors[doc_i][token, dim] = original - eps
-        down = objective()
-        vectors[doc_i][token, dim] = original
-        assert d_vectors[doc_i][token, dim] == pytest.approx((up - down) / (2 * eps), rel=0.05, abs=1e-4)
+        assert_finite_difference(objective, vectors[doc_i], (token, dim), d_vectors[doc_i][token, dim])
