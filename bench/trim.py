@@ -3,17 +3,20 @@ trimmed copies, side by side in one run.
 
 Variants: the pipeline as trained, and each `--variant`: trimmed to some
 texts (by default its training corpus), optionally stored as float16 too
-(`--half-of`); a variant trimmed to fewer languages shows what the
-languages left out lose. For each: F1 on the test split of every language (first
-`--n-test` sentences), the share of each test set's word pieces the trimmed
-encoder cuts differently, the wheel's size (`spacy package`), and
-`spacy.load`'s time and the process's peak RSS, measured in a fresh process
-per load, the variants in turns for `--rounds` rounds (median kept).
+(`--half-of`), or stored as bfloat16 and run at precision bf16 (`--bf16-of`;
+for "untrimmed": the pipeline as trained, run at precision bf16); a variant
+trimmed to fewer languages shows what the languages left out lose. For each:
+F1 on the test split of every language (first `--n-test` sentences), the
+share of each test set's word pieces the trimmed encoder cuts differently,
+the wheel's size (`spacy package`), and `spacy.load`'s time and the
+process's peak RSS after `spacy.load`, after a first doc and after
+`--n-serve` test sentences per language, measured in a fresh process per
+load, the variants in turns for `--rounds` rounds (median kept).
 Writes bench/results/trim-NAME.{json,md}.
 
     python bench/trim.py training/experiments/all-langs/model-best corpus/experiments --name all-langs \\
         --langs de,en,es,nl,pl,ru --variant "trimmed=" --variant "de only=corpus/experiments/de/train.spacy" \\
-        --half-of trimmed
+        --half-of trimmed --bf16-of trimmed --bf16-of untrimmed
 
 Not a test: it measures, on whatever machine runs it (the numbers say which).
 """
@@ -45,16 +48,36 @@ def peak_mb():
     return int(line.split()[1]) / 1024
 imported = peak_mb()
 start = time.perf_counter()
-nlp = spacy.load(sys.argv[1])
+nlp = spacy.load(sys.argv[1], config={"components": {"transformer": {"precision": sys.argv[2]}}})
 seconds = time.perf_counter() - start
+loaded = peak_mb()
 doc = nlp("Angela Merkel besuchte Berlin.")
-print(json.dumps({"seconds": seconds, "peak_rss_mb": peak_mb(), "import_peak_rss_mb": imported}))
+first_doc = peak_mb()
+from spacy.tokens import DocBin
+for path in sys.argv[4:]:
+    docs = DocBin().from_disk(path).get_docs(nlp.vocab)
+    texts = [d.text for _, d in zip(range(int(sys.argv[3])), docs)]
+    for _ in nlp.pipe(texts):
+        pass
+print(json.dumps({"seconds": seconds, "import_peak_rss_mb": imported, "load_peak_rss_mb": loaded,
+                  "first_doc_peak_rss_mb": first_doc, "served_peak_rss_mb": peak_mb()}))
+"""
+# A blank pipeline of the pipeline's language loads every installed package's
+# spaCy entry points (span_marker's, where installed, imports `datasets`):
+# memory a trained pipeline's own weights and tokenizer do not account for.
+BLANK = """
+import json, sys
+import spacy, spacy_xlmr_ner
+nlp = spacy.blank(sys.argv[1])
+line = next(l for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+print(json.dumps({"blank_peak_rss_mb": int(line.split()[1]) / 1024}))
 """
 app = typer.Typer(add_completion=False)
 
 
-def load_cost(pipeline: Path) -> Dict[str, float]:
-    done = subprocess.run([sys.executable, "-c", LOAD, str(pipeline)], capture_output=True, text=True)
+def load_cost(pipeline: Path, precision: str, n_serve: int, serve_files: List[Path]) -> Dict[str, float]:
+    args = [str(pipeline), precision, str(n_serve), *map(str, serve_files)]
+    done = subprocess.run([sys.executable, "-c", LOAD, *args], capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"Loading {pipeline} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -79,6 +102,11 @@ def main(
         "the training corpus); repeatable (default: 'trimmed=')"
     ),
     half_of: Optional[List[str]] = typer.Option(None, help="LABEL of a variant to measure stored as float16 too; repeatable"),
+    bf16_of: Optional[List[str]] = typer.Option(
+        None, help="LABEL of a variant to measure stored as bfloat16 and run at precision bf16 too ('untrimmed': run at "
+        "bf16 as it is); repeatable"
+    ),
+    n_serve: int = typer.Option(100, min=0, help="Test sentences per language each load process then annotates"),
     extra_text: Optional[List[Path]] = typer.Option(None, help="More texts every variant keeps the pieces of; repeatable"),
     n_test: int = typer.Option(1000, min=0, help="First N test sentences per language (0: all)"),
     rounds: int = typer.Option(3, min=1, help="Load-time rounds (median kept)"),
@@ -95,7 +123,9 @@ def main(
     lang_list = split_list(langs)
     tests = test_files(corpus, lang_list)
     work_dir.mkdir(parents=True, exist_ok=True)
-    variants = {"untrimmed": {"path": pipeline}}
+    variants = {"untrimmed": {"path": pipeline, "precision": "fp32"}}
+    if "untrimmed" in (bf16_of or ()):
+        variants["untrimmed, bf16"] = {"path": pipeline, "precision": "bf16"}
     specs = []
     for spec in variant or ["trimmed="]:
         label, _, paths = spec.partition("=")
@@ -103,6 +133,8 @@ def main(
         specs.append((label, texts, False))
         if label in (half_of or ()):
             specs.append((f"{label}, fp16", texts, True))
+        if label in (bf16_of or ()):
+            specs.append((f"{label}, bf16", texts, "bfloat16"))
     for label, texts, is_half in specs:
         out = work_dir / slug(label)
         print(f"[bench] trimming: {label} -> {out}", flush=True)
@@ -111,29 +143,41 @@ def main(
             pipeline, out, texts, extra_texts=list(extra_text or ()),
             check=list(tests.values()), half=is_half, overwrite=True,
         )
-        variants[label] = {"path": out, "trim_seconds": round(time.perf_counter() - start, 1), "report": report.to_dict()}
+        variants[label] = {
+            "path": out, "precision": "bf16" if is_half == "bfloat16" else "fp32",
+            "trim_seconds": round(time.perf_counter() - start, 1), "report": report.to_dict(),
+        }
+    wheels: Dict[Path, Path] = {}
     for label, variant in variants.items():
         print(f"[bench] evaluating: {label}", flush=True)
-        nlp = spacy.load(variant["path"])
+        nlp = spacy.load(variant["path"], config={"components": {"transformer": {"precision": variant["precision"]}}})
         results = evaluate_per_language(nlp, corpus, lang_list, limit=n_test)
         variant["f1"] = {lang: round(100 * results[lang]["ents_f"], 2) for lang in lang_list}
         del nlp
         gc.collect()
         print(f"[bench] packaging: {label}", flush=True)
-        package = f"bench_trim_{slug(label).replace('-', '_')}"
-        wheel = build_pipeline_wheel(
-            variant["path"], work_dir / "packages", work_dir / f"{package}.log", name=package, version="0.0.1"
-        )
-        variant["wheel_mb"] = round(wheel.stat().st_size / 2**20, 1)
+        if variant["path"] not in wheels:  # the same pipeline at another precision: the same wheel
+            package = f"bench_trim_{slug(label).replace('-', '_')}"
+            wheels[variant["path"]] = build_pipeline_wheel(
+                variant["path"], work_dir / "packages", work_dir / f"{package}.log", name=package, version="0.0.1"
+            )
+        variant["wheel_mb"] = round(wheels[variant["path"]].stat().st_size / 2**20, 1)
         variant["pipeline_mb"] = round(sum(f.stat().st_size for f in Path(variant["path"]).rglob("*") if f.is_file()) / 2**20, 1)
     loads: Dict[str, List[Dict[str, float]]] = {label: [] for label in variants}
+    serve_files = list(tests.values()) if n_serve else []
     for round_ in range(rounds):
         for label, variant in variants.items():
-            loads[label].append(load_cost(variant["path"]))
+            loads[label].append(load_cost(variant["path"], variant["precision"], n_serve, serve_files))
         print(f"[bench] load round {round_ + 1}: " + ", ".join(f"{k} {v[-1]['seconds']:.1f}s" for k, v in loads.items()), flush=True)
+    lang = spacy.util.load_config(pipeline / "config.cfg")["nlp"]["lang"]
+    blank = [
+        json.loads(subprocess.run([sys.executable, "-c", BLANK, lang], capture_output=True, text=True, check=True).stdout)
+        for _ in range(rounds)
+    ]
     for label, variant in variants.items():
         variant["load_seconds"] = round(statistics.median(x["seconds"] for x in loads[label]), 2)
-        variant["load_peak_rss_mb"] = round(statistics.median(x["peak_rss_mb"] for x in loads[label]), 0)
+        for key in ("load_peak_rss_mb", "first_doc_peak_rss_mb", "served_peak_rss_mb"):
+            variant[key] = round(statistics.median(x[key] for x in loads[label]), 0)
         variant["load_rounds"] = loads[label]
         variant["path"] = str(variant["path"])
     result = {
@@ -143,7 +187,9 @@ def main(
         "pipeline": str(pipeline),
         "langs": lang_list,
         "n_test": n_test,
+        "n_serve": n_serve,
         "import_only_peak_rss_mb": round(statistics.median(x["import_peak_rss_mb"] for xs in loads.values() for x in xs), 0),
+        "blank_peak_rss_mb": round(statistics.median(x["blank_peak_rss_mb"] for x in blank), 0),
         "variants": variants,
     }
     write_results(RESULTS, f"trim-{name}", result, markdown(result))
@@ -156,18 +202,22 @@ def markdown(result: Dict) -> str:
     base = variants["untrimmed"]
     pieces_before = next((v["report"]["pieces_before"] for v in variants.values() if "report" in v), 0)
     sentences = f"the first {result['n_test']:,}" if result["n_test"] else "all the"
+    imported = result["import_only_peak_rss_mb"]
     lines = [
         f"# Vocabulary trimming: {result['pipeline']}",
         "",
         f"Command: `{result['command']}` ({result['date']}, {result['machine']['cpu']}, "
         f"{result['machine']['cpu_count']} CPUs). F1: strict entity F1 (%) on {sentences} "
-        f"test sentences of each language. Load: `spacy.load` in a fresh process, median of "
-        f"{len(base['load_rounds'])} rounds in turns; peak RSS is the whole process's (importing spaCy and this "
-        f"package alone: {result['import_only_peak_rss_mb']:.0f} MiB).",
+        f"test sentences of each language, at the variant's precision. Load: `spacy.load` in a fresh process, "
+        f"median of {len(base['load_rounds'])} rounds in turns. Peak RSS (`VmHWM`) over the imports of spaCy and "
+        f"this package ({imported:.0f} MiB), after `spacy.load`, after a first doc and after "
+        f"{result['n_serve']} test sentences of each language; a blank pipeline of the same language, which "
+        f"loads every installed package's spaCy entry points, peaks at "
+        f"{result['blank_peak_rss_mb'] - imported:.0f} MiB over the imports.",
         "",
         "| variant | word pieces | " + " | ".join(f"{lang} F1" for lang in langs)
-        + " | wheel MiB | pipeline MiB | load s | peak RSS MiB | RSS over import MiB |",
-        "|---|---|" + "---|" * len(langs) + "---|---|---|---|---|",
+        + " | wheel MiB | pipeline MiB | load s | RSS over import MiB: loaded | first doc | served |",
+        "|---|---|" + "---|" * len(langs) + "---|---|---|---|---|---|",
     ]
     for label, v in variants.items():
         pieces = f"{v['report']['pieces_after']:,}" if "report" in v else f"{pieces_before:,}"
@@ -177,8 +227,8 @@ def markdown(result: Dict) -> str:
         )
         lines.append(
             f"| {label} | {pieces} | {f1} | {v['wheel_mb']:.1f} | {v['pipeline_mb']:.1f} | "
-            f"{v['load_seconds']:.2f} | {v['load_peak_rss_mb']:.0f} | "
-            f"{v['load_peak_rss_mb'] - result['import_only_peak_rss_mb']:.0f} |"
+            f"{v['load_seconds']:.2f} | {v['load_peak_rss_mb'] - imported:.0f} | "
+            f"{v['first_doc_peak_rss_mb'] - imported:.0f} | {v['served_peak_rss_mb'] - imported:.0f} |"
         )
     lines += ["", "Share of each test set's word pieces that a trimmed encoder cuts differently:", ""]
     lines += ["| variant | " + " | ".join(langs) + " |", "|---|" + "---|" * len(langs)]

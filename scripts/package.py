@@ -23,6 +23,10 @@ class Trim(str, Enum):
     no = "no"
     yes = "yes"
     half = "half"
+    bf16 = "bf16"
+
+
+HALF = {Trim.half: "float16", Trim.bf16: "bfloat16"}
 
 
 @app.command()
@@ -34,7 +38,7 @@ def main(
     version: Optional[str] = typer.Option(None, help="Package version (default: the meta's)"),
     trim: Trim = typer.Option(
         Trim.no, help="Package a copy whose encoder keeps only the word pieces of the training corpus "
-        "(yes), stored as float16 too (half), or the pipeline as it is (no)"
+        "(yes), stored as float16 too (half) or as bfloat16 (bf16), or the pipeline as it is (no)"
     ),
     trim_output: Optional[Path] = typer.Option(None, help="Where the trimmed copy goes (default: MODEL-trimmed)"),
     trim_text: Optional[List[Path]] = typer.Option(None, help="More texts whose pieces the trimmed copy keeps; repeatable"),
@@ -44,7 +48,7 @@ def main(
     try:
         if trim != Trim.no:
             trimmed = trim_output or model.with_name(model.name + "-trimmed")
-            report = trim_pipeline(model, trimmed, extra_texts=trim_text or (), half=trim == Trim.half, overwrite=True)
+            report = trim_pipeline(model, trimmed, extra_texts=trim_text or (), half=HALF.get(trim, False), overwrite=True)
             msg.info(f"Trimmed to {report.pieces_after:,} of {report.pieces_before:,} word pieces: {trimmed}")
             model = trimmed
         wheel = build_pipeline_wheel(model, output_dir, log, name=name, version=version)

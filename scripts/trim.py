@@ -28,6 +28,9 @@ def main(
     extra_text: Optional[List[Path]] = typer.Option(None, help="More texts whose pieces to keep (same kinds); repeatable"),
     check: Optional[List[Path]] = typer.Option(None, help="Held-out texts: report the share of their pieces that change"),
     half: bool = typer.Option(False, "--half", help="Store the encoder's weights as float16 (loaded back as float32)"),
+    bf16: bool = typer.Option(
+        False, "--bf16", help="Store the encoder's weights as bfloat16: used as stored at precision bf16 (the least memory)"
+    ),
     keep_strings: bool = typer.Option(
         False, "--keep-strings", help="Keep every string of spaCy's string store (by default only labels and vector keys)"
     ),
@@ -36,9 +39,12 @@ def main(
 ):
     """Keep the encoder's word pieces that the texts use, every single-character piece and the special tokens;
     rewrite the tokenizer and embedding table, and save the pipeline to OUTPUT."""
+    if half and bf16:
+        msg.fail("Choose one of --half and --bf16", exits=1)
     try:
         result = trim_pipeline(
-            pipeline, output, corpus or (), extra_texts=extra_text or (), check=check or (), half=half,
+            pipeline, output, corpus or (), extra_texts=extra_text or (), check=check or (),
+            half="bfloat16" if bf16 else half,
             prune_strings=not keep_strings, overwrite=overwrite,
         )
     except (MissingExtra, ValueError, OSError) as err:

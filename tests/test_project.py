@@ -75,6 +75,8 @@ def test_package_steps_name_the_pipeline_and_keep_setuptools_output_in_a_log():
     assert "--trim-text corpus/sample/sentences.txt" in commands["demo-package"]
     trimmed = load_project_config(REPO, overrides={"vars.trim": "half"})
     assert "--trim half" in " ".join(next(c for c in trimmed["commands"] if c["name"] == "package")["script"])
+    bf16 = load_project_config(REPO, overrides={"vars.trim": "bf16"})
+    assert "--trim bf16" in " ".join(next(c for c in bf16["commands"] if c["name"] == "package")["script"])
 
 
 def test_cross_domain_study_takes_data_sets_and_languages_from_vars():

@@ -19,6 +19,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tupl
 
 import spacy
 import srsly
+import torch
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 from spacy.training.corpus import walk_corpus
@@ -26,6 +27,7 @@ from spacy.util import minibatch, registry
 from spacy_transformers.pipeline_component import Transformer
 
 from .._compat import hf_objects
+from ..models.precision import restore_table
 from ..tokenization.vocab_trim import changed_pieces, load_model_proto, pieces_to_keep, trim_model_proto
 
 PathLike = Union[str, Path]
@@ -65,7 +67,9 @@ class TrimReport:
     params_after (int): Encoder parameters after.
     bytes_before (int): Size of the pipeline directory before.
     bytes_after (int): Size after.
-    half (bool): Whether the encoder's weights are stored as float16.
+    half (bool): Whether the encoder's weights are stored in half precision.
+    stored_dtype (str): The dtype they are stored in: "float32", "float16"
+        or "bfloat16".
     strings_before (int): Strings in spaCy's string store before.
     strings_after (int): Strings kept (the same number unless pruned).
     """
@@ -86,6 +90,7 @@ class TrimReport:
     half: bool = False
     strings_before: int = 0
     strings_after: int = 0
+    stored_dtype: str = "float32"
 
     def to_dict(self) -> Dict[str, Any]:
         """RETURNS (Dict[str, Any]): The report as JSON-able data."""
@@ -99,7 +104,7 @@ class TrimReport:
             ("given texts' pieces changed", f"{self.changed:,} ({_share(self.changed, self.text_pieces)})"),
             ("encoder parameters", f"{self.params_before:,} -> {self.params_after:,}"),
             ("pipeline size", f"{self.bytes_before / 2**20:,.1f} MiB -> {self.bytes_after / 2**20:,.1f} MiB"),
-            ("weights stored as", "float16" if self.half else "float32"),
+            ("weights stored as", self.stored_dtype),
             ("spaCy strings", f"{self.strings_before:,} -> {self.strings_after:,}"),
         ]
         for name, counts in self.check.items():
@@ -116,7 +121,7 @@ def trim_pipeline(
     *,
     extra_texts: Sequence[PathLike] = (),
     check: Sequence[PathLike] = (),
-    half: bool = False,
+    half: Union[bool, str] = False,
     prune_strings: bool = True,
     overwrite: bool = False,
 ) -> TrimReport:
@@ -138,9 +143,11 @@ def trim_pipeline(
         of the kinds `corpus` takes), e.g. plain text in each language.
     check (Sequence[PathLike]): Held-out texts (the same kinds) on which the
         report counts the pieces the trimmed encoder cuts differently.
-    half (bool): Store the encoder's weights as float16: half the size; they
-        are loaded back as float32, or used as bfloat16 where the transformer's
-        `precision` is "bf16".
+    half (Union[bool, str]): Store the encoder's weights in half precision,
+        half the size: "float16" (or True), loaded back as float32 but for
+        the word-embedding table, which stays float16 and memory-mapped; or
+        "bfloat16", which a transformer whose `precision` is "bf16" uses as
+        stored, memory-mapped, for the least memory.
     prune_strings (bool): Also drop the strings spaCy's string store keeps
         from the training corpus (every word it read), which prediction does
         not need and which take most of `spacy.load`'s time once the
@@ -149,6 +156,7 @@ def trim_pipeline(
     RETURNS (TrimReport): What was kept and changed.
     """
     pipeline, output = Path(pipeline), Path(output)
+    half_dtype = _half_dtype(half)
     if output.exists() and not overwrite:
         raise FileExistsError(f"{output} exists: choose another output, or overwrite it")
     if output.resolve() == pipeline.resolve():
@@ -189,6 +197,7 @@ def trim_pipeline(
         checked[str(path)] = {"pieces": n_pieces, "changed": n_changed}
 
     transformer = hf.transformer
+    restore_table(transformer)  # a pipeline already stored in half precision
     rows_before = transformer.get_input_embeddings().weight.shape[0]
     params_before = sum(p.numel() for p in transformer.parameters())
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -203,8 +212,8 @@ def trim_pipeline(
         new_tokenizer = _rebuild_tokenizer(tokenizer, sp_path)
         rows = _row_map(tokenizer, new_tokenizer)
         _replace_embeddings(transformer, rows)
-        if half:
-            transformer.half()
+        if half_dtype is not None:
+            transformer.to(half_dtype)
         transformer.save_pretrained(str(new_model_dir), safe_serialization=True)
         new_tokenizer.save_pretrained(str(new_model_dir))
         strings_file = target / "vocab" / "strings.json"
@@ -226,7 +235,8 @@ def trim_pipeline(
             params_after=sum(p.numel() for p in transformer.parameters()),
             bytes_before=_dir_size(pipeline),
             bytes_after=_dir_size(target),
-            half=half,
+            half=half_dtype is not None,
+            stored_dtype=str(half_dtype or torch.float32).replace("torch.", ""),
             strings_before=len(strings),
             strings_after=len(kept_strings),
         )
@@ -331,6 +341,16 @@ def _docs(nlp: Language, sources: Sequence[Optional[PathLike]]) -> Iterator[Doc]
         yield from training_docs(nlp) if source is None else read_docs(nlp, source)
 
 
+def _half_dtype(half: Union[bool, str]) -> Optional[torch.dtype]:
+    if half is False or half is None:
+        return None
+    if half is True or half == "float16":
+        return torch.float16
+    if half == "bfloat16":
+        return torch.bfloat16
+    raise ValueError(f"half must be True, False, 'float16' or 'bfloat16', not {half!r}")
+
+
 def _full_precision(pipeline: Path) -> Dict[str, Any]:
     """Config overrides that load every `xlmr_transformer` in fp32: a pipeline
     saved with `precision = "int8"` or "bf16" would otherwise be quantized at
@@ -415,8 +435,6 @@ def _row_map(old, new) -> List[int]:
 
 
 def _replace_embeddings(transformer, rows: List[int]) -> None:
-    import torch
-
     embeddings = transformer.get_input_embeddings()
     weight = embeddings.weight.detach()
     index = torch.as_tensor(rows, dtype=torch.long, device=weight.device)

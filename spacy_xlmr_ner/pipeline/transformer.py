@@ -2,9 +2,10 @@
 prediction batched by length in word pieces and optional reduced-precision
 (int8, bf16) CPU paths."""
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, List, Sequence, Tuple, Union
+from typing import Any, Callable, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import srsly
+import torch
 from spacy import util
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -16,7 +17,7 @@ from thinc.api import Config, Model
 from transformers import AutoConfig, AutoTokenizer
 
 from .._compat import encoder_class, hf_objects, init_configs, read_cfg, set_hf_objects, transformer_pipe
-from ..models.precision import PRECISIONS, cast_bf16, quantize_int8
+from ..models.precision import PRECISIONS, cast_bf16, quantize_int8, restore_table, widen_half
 
 DEFAULT_CONFIG_STR = """
 [transformer]
@@ -203,7 +204,7 @@ class XLMRTransformer(Transformer):
 
     def update(self, examples, *args, **kwargs):
         """Update the transformer; see spacy-transformers' `Transformer.update`."""
-        self._check_trainable("update")
+        self._prepare_to_train_or_save("update")
         return super().update(examples, *args, **kwargs)
 
     def to_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()) -> None:
@@ -215,7 +216,7 @@ class XLMRTransformer(Transformer):
         path (Union[str, Path]): A directory.
         exclude (Iterable[str]): Serialization fields to leave out.
         """
-        self._check_trainable("to_disk")
+        self._prepare_to_train_or_save("to_disk")
         serialize = {
             "cfg": lambda p: srsly.write_json(p, self.cfg),
             "vocab": lambda p: self.vocab.to_disk(p),
@@ -241,7 +242,7 @@ class XLMRTransformer(Transformer):
 
     def to_bytes(self, *, exclude: Iterable[str] = tuple()) -> bytes:
         """Serialize the component (spacy-transformers' format)."""
-        self._check_trainable("to_bytes")
+        self._prepare_to_train_or_save("to_bytes")
         return super().to_bytes(exclude=exclude)
 
     def from_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()) -> "XLMRTransformer":
@@ -270,7 +271,16 @@ class XLMRTransformer(Transformer):
         trf_config["return_dict"] = True
         tokenizer = AutoTokenizer.from_pretrained(str(path), **tok_config)
         config = AutoConfig.from_pretrained(str(path), **trf_config)
-        transformer = encoder_class(config).from_pretrained(str(path), config=config)
+        stored = stored_dtype(config)
+        if stored is None:
+            transformer = encoder_class(config).from_pretrained(str(path), config=config)
+        else:
+            # Loaded in the dtype they were saved in, the weights stay
+            # memory-mapped: bf16 weights at precision "bf16" are used as
+            # they are; otherwise only the word-embedding table stays mapped.
+            transformer = encoder_class(config).from_pretrained(str(path), config=config, torch_dtype=stored)
+            if self.precision != "bf16":
+                widen_half(transformer)
         transformer.to(get_torch_default_device())
         vocab_file = getattr(tokenizer, "vocab_file", None)
         contents = Path(vocab_file).read_bytes() if vocab_file and Path(vocab_file).is_file() else None
@@ -289,13 +299,31 @@ class XLMRTransformer(Transformer):
         self.cfg["max_batch_items"] = self._max_batch_items
         self.set_precision(self.precision)
 
-    def _check_trainable(self, method: str) -> None:
+    def _prepare_to_train_or_save(self, method: str) -> None:
         if self.quantized:
             raise ValueError(
                 f"[xlmr_transformer] {method}: the encoder is quantized to {self._applied_precision} "
                 "for inference. Train and save the fp32 pipeline, and load it with "
                 f"precision {self._applied_precision} to predict."
             )
+        # A word-embedding table left in half precision and memory-mapped
+        # (`widen_half`) can neither train nor be saved beside fp32 weights.
+        hf = hf_objects(self.model)
+        if hf.transformer is not None:
+            restore_table(hf.transformer)
+
+
+def stored_dtype(config: Any) -> Optional[torch.dtype]:
+    """The half precision an encoder's weights were saved in.
+
+    config (PretrainedConfig): The encoder's config, as saved with it.
+    RETURNS (Optional[torch.dtype]): torch.float16 or torch.bfloat16, or None
+        for any other dtype (float32 by default).
+    """
+    dtype = getattr(config, "torch_dtype", None)
+    if isinstance(dtype, str):
+        dtype = getattr(torch, dtype, None)
+    return dtype if dtype in (torch.float16, torch.bfloat16) else None
 
 
 def batch_by_padded_size(sizes: Sequence[Tuple[int, int]], max_items: int) -> List[List[int]]:

@@ -154,6 +154,40 @@ def test_half_precision_storage(trained, tmp_path):
     assert [ents for ents, _ in predictions(bf16, KEPT)] == [ents for ents, _ in expected]
 
 
+def test_bfloat16_storage_is_used_as_stored_at_bf16(trained, tmp_path):
+    original, trimmed, _ = trained
+    corpus = trimmed.parent / "kept.txt"
+    report = trim_pipeline(original, tmp_path / "bf16", [corpus], half="bfloat16")
+    assert report.half and report.stored_dtype == "bfloat16"
+    assert safetensors_dtypes(tmp_path / "bf16" / "transformer" / "model" / "model.safetensors") == {"BF16"}
+    at_bf16 = {"components": {"transformer": {"precision": "bf16"}}}
+    nlp = spacy.load(tmp_path / "bf16", config=at_bf16)
+    assert {p.dtype for p in encoder_of(nlp).transformer.parameters()} == {__import__("torch").bfloat16}
+    # The same bf16 weights as the float32 pipeline cast at load: the same scores.
+    assert predictions(nlp, KEPT) == predictions(spacy.load(trimmed, config=at_bf16), KEPT)
+    fp32 = spacy.load(tmp_path / "bf16")
+    assert {p.dtype for p in encoder_of(fp32).transformer.parameters()} == {__import__("torch").float32}
+    assert [ents for ents, _ in predictions(fp32, KEPT)] == [ents for ents, _ in predictions(spacy.load(trimmed), KEPT)]
+    with pytest.raises(ValueError, match="half must be"):
+        trim_pipeline(original, tmp_path / "other", [corpus], half="int8")
+
+
+def test_a_pipeline_stored_in_half_precision_saves_as_float32_and_can_train(trained, tmp_path):
+    import torch
+
+    original, trimmed, _ = trained
+    trim_pipeline(original, tmp_path / "half", [trimmed.parent / "kept.txt"], half=True)
+    nlp = spacy.load(tmp_path / "half")
+    table = encoder_of(nlp).transformer.get_input_embeddings().weight
+    assert table.dtype == torch.float16 and not table.requires_grad
+    want = predictions(nlp, KEPT)
+    nlp.to_disk(tmp_path / "saved")
+    assert safetensors_dtypes(tmp_path / "saved" / "transformer" / "model" / "model.safetensors") == {"F32"}
+    assert predictions(spacy.load(tmp_path / "saved"), KEPT) == want
+    table = encoder_of(nlp).transformer.get_input_embeddings().weight
+    assert table.dtype == torch.float32 and table.requires_grad
+    assert any(p is table for p in encoder_of(nlp).transformer.parameters())
+
 def test_fast_tokenizer_pipeline(tiny_encoder, tmp_path):
     nlp = make_nlp(tiny_encoder, use_fast=True)
     nlp.get_pipe("xlmr_ner").add_label("PER")
@@ -210,18 +244,26 @@ def test_missing_training_corpus_and_bad_input_are_named(corpus_pipeline, tmp_pa
 def test_script(corpus_pipeline, tmp_path):
     run = subprocess.run(
         [sys.executable, "scripts/trim.py", str(corpus_pipeline / "model"), str(tmp_path / "trimmed"),
-         "--extra-text", str(write_lines(tmp_path / "x.txt", HELD_OUT)), "--report", str(tmp_path / "report.json")],
+         "--extra-text", str(write_lines(tmp_path / "x.txt", HELD_OUT)), "--report", str(tmp_path / "report.json"),
+         "--bf16"],
         cwd=REPO, capture_output=True, text=True,
     )
     assert run.returncode == 0, run.stdout + run.stderr
     report = srsly.read_json(tmp_path / "report.json")
     assert f"{report['pieces_after']:,} of {report['pieces_before']:,}" in run.stdout
+    assert report["stored_dtype"] == "bfloat16" and "bfloat16" in run.stdout
     assert spacy.load(tmp_path / "trimmed").pipe_names == ["transformer", "xlmr_ner"]
     again = subprocess.run(
         [sys.executable, "scripts/trim.py", str(corpus_pipeline / "model"), str(tmp_path / "trimmed")],
         cwd=REPO, capture_output=True, text=True,
     )
     assert again.returncode == 1 and "exists" in again.stdout + again.stderr
+    both = subprocess.run(
+        [sys.executable, "scripts/trim.py", str(corpus_pipeline / "model"), str(tmp_path / "other"), "--half", "--bf16"],
+        cwd=REPO, capture_output=True, text=True,
+    )
+    assert both.returncode == 1 and "Choose one of --half and --bf16" in both.stdout + both.stderr
+    assert not (tmp_path / "other").exists()
 
 
 @pytest.mark.slow
@@ -230,7 +272,7 @@ def test_package_a_trimmed_wheel(corpus_pipeline, tmp_path):
 
     run = subprocess.run(
         [sys.executable, "scripts/package.py", str(corpus_pipeline / "model"), str(tmp_path / "packages"),
-         "--name", "tiny_trimmed", "--version", "1.0.0", "--trim", "half", "--trim-output", str(tmp_path / "trimmed"),
+         "--name", "tiny_trimmed", "--version", "1.0.0", "--trim", "bf16", "--trim-output", str(tmp_path / "trimmed"),
          "--trim-text", str(write_lines(tmp_path / "x.txt", KEPT))],
         cwd=REPO, capture_output=True, text=True,
     )
@@ -242,7 +284,8 @@ def test_package_a_trimmed_wheel(corpus_pipeline, tmp_path):
         meta = json.loads(archive.read(inside + "meta.json"))
         sp_model = archive.read(inside + "transformer/model/sentencepiece.bpe.model")
     assert sp_model == (tmp_path / "trimmed" / "transformer" / "model" / "sentencepiece.bpe.model").read_bytes()
-    assert meta["vocab_trim"]["half"] is True and meta["vocab_trim"]["docs"] == 2 + len(KEPT)
+    assert meta["vocab_trim"]["half"] is True and meta["vocab_trim"]["stored_dtype"] == "bfloat16"
+    assert meta["vocab_trim"]["docs"] == 2 + len(KEPT)
     assert meta["vocab_trim"]["pieces_after"] < meta["vocab_trim"]["pieces_before"]
 
 
