@@ -4,7 +4,7 @@ the span head; nested and overlapping entities in `doc.spans`, the best
 non-overlapping ones in `doc.ents`."""
 import warnings
 from itertools import islice
-from typing import Callable, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Iterable, List, Optional, Tuple
 
 import numpy
 from spacy.language import Language
@@ -246,8 +246,9 @@ class XLMRSpanNER(EntityPipe):
                 marginals = tag_span_marginals(candidates, tag_probs, *transitions)
                 combined = combine_scores(probs, marginals, weight)
                 found, found_scores = spans_above_threshold(doc, candidates, combined, self.labels, threshold)
-                ents = [found[i] for i in select_non_overlapping(found, found_scores)]
-                spans, confidences = _with_entities(spans, confidences, ents, candidates, combined, self.labels)
+                chosen = select_non_overlapping(found, found_scores)
+                ents = [found[i] for i in chosen]
+                spans, confidences = _with_entities(spans, confidences, ents, [found_scores[i] for i in chosen])
             doc.set_ents(ents, default="outside")
             doc.spans[key] = SpanGroup(doc, name=key, spans=spans, attrs={"scores": confidences})
             if self.entity_vectors:
@@ -391,12 +392,7 @@ class XLMRSpanNER(EntityPipe):
 
 
 def _with_entities(
-    spans: List[Span],
-    scores: List[float],
-    ents: List[Span],
-    candidates: Ints2d,
-    combined: numpy.ndarray,
-    labels: Sequence[str],
+    spans: List[Span], scores: List[float], ents: List[Span], ent_scores: List[float]
 ) -> Tuple[List[Span], List[float]]:
     """The span head's entities and the chosen `ents` together (so that
     `doc.ents` is part of `doc.spans`), ordered by start then end; a span
@@ -405,17 +401,13 @@ def _with_entities(
     spans (List[Span]): The span head's entities.
     scores (List[float]): The span head's probability of each one's label.
     ents (List[Span]): The entities chosen by the combined scores.
-    candidates (Ints2d): The doc's candidates.
-    combined (numpy.ndarray): Their combined class probabilities.
-    labels (Sequence[str]): The labels of classes 1, 2, ...
+    ent_scores (List[float]): Their combined probabilities.
     RETURNS (Tuple[List[Span], List[float]]): The spans and their scores.
     """
     best = {(s.start, s.end, s.label_): (s, score) for s, score in zip(spans, scores)}
-    row = {(int(a), int(b)): i for i, (a, b) in enumerate(candidates)}
-    for ent in ents:
-        score = float(combined[row[(ent.start, ent.end)], 1 + labels.index(ent.label_)])
+    for ent, score in zip(ents, ent_scores):
         key = (ent.start, ent.end, ent.label_)
         if key not in best or best[key][1] < score:
-            best[key] = (ent, score)
+            best[key] = (ent, float(score))
     ordered = [best[key] for key in sorted(best)]
     return [span for span, _ in ordered], [score for _, score in ordered]

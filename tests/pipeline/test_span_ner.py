@@ -469,3 +469,16 @@ def test_a_model_without_tagger_still_trains_and_predicts(tiny_encoder):
     candidates, probs, tags = ner.predict([doc])
     assert tags is None and probs[0].shape == (len(candidates[0]), 4)
     assert predict_all(nlp, TRAIN_DATA[:2]) == [ents for _, ents in TRAIN_DATA[:2]]
+
+
+def test_spans_take_the_entities_with_the_higher_of_their_two_scores():
+    from spacy_xlmr_ner.pipeline.span_ner import _with_entities
+
+    doc = spacy.blank("xx")("Anna Schmidt wohnt in Berlin bei Siemens")
+    a, b, c = Span(doc, 0, 2, "PER"), Span(doc, 4, 5, "LOC"), Span(doc, 6, 7, "ORG")
+    ents = [Span(doc, 0, 2, "PER"), Span(doc, 4, 5, "LOC"), c]
+    spans, scores = _with_entities([a, b], [0.6, 0.9], ents, [0.8, 0.7, 0.55])
+    assert [(s.start, s.end, s.label_) for s in spans] == [(0, 2, "PER"), (4, 5, "LOC"), (6, 7, "ORG")]
+    assert scores == [0.8, 0.9, 0.55]
+    same_span_other_label, _ = _with_entities([a], [0.6], [Span(doc, 0, 2, "ORG")], [0.7])
+    assert [(s.start, s.end, s.label_) for s in same_span_other_label] == [(0, 2, "ORG"), (0, 2, "PER")]
