@@ -49,8 +49,7 @@ def build_span_classifier(
         of the longest candidate is the dim "nW", which the component sets.
     """
     init = normal_init(init_scale)
-    project = chain(Dropout(dropout), Linear(nO=2 * hidden_width, init_W=init))
-    output = Softmax_v2(nO=nO, nI=hidden_width, init_W=init)
+    project, output = _span_head(hidden_width, nO, dropout, init)
     return Model(
         "spacy-xlmr-ner.SpanClassifier",
         _forward,
@@ -97,8 +96,7 @@ def build_span_tagger_classifier(
         tag probabilities (n_tokens, 2 * nO - 1).
     """
     init = normal_init(init_scale)
-    project = chain(Dropout(dropout), Linear(nO=2 * hidden_width, init_W=init))
-    output = Softmax_v2(nO=nO, nI=hidden_width, init_W=init)
+    project, output = _span_head(hidden_width, nO, dropout, init)
     tag_output = Softmax_v2(init_W=init)
     tagger = chain(Dropout(dropout), tag_output)
     return Model(
@@ -111,6 +109,14 @@ def build_span_tagger_classifier(
         params={"W_width": None},
         attrs={"init_scale": init_scale},
     )
+
+
+def _span_head(hidden_width: int, nO: Optional[int], dropout: float, init: Callable) -> Tuple[Model, Model]:
+    """The span head's layers: the start/end projection of the token vectors
+    and the output softmax over the span representation."""
+    project = chain(Dropout(dropout), Linear(nO=2 * hidden_width, init_W=init))
+    output = Softmax_v2(nO=nO, nI=hidden_width, init_W=init)
+    return project, output
 
 
 def _forward_with_tags(

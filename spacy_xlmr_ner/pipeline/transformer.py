@@ -316,13 +316,12 @@ class XLMRTransformer(Transformer):
 def stored_dtype(config: Any) -> Optional[torch.dtype]:
     """The half precision an encoder's weights were saved in.
 
-    config (PretrainedConfig): The encoder's config, as saved with it.
+    config (PretrainedConfig): The encoder's config, as saved with it
+        (`transformers` reads its `torch_dtype` as a `torch.dtype`).
     RETURNS (Optional[torch.dtype]): torch.float16 or torch.bfloat16, or None
         for any other dtype (float32 by default).
     """
     dtype = getattr(config, "torch_dtype", None)
-    if isinstance(dtype, str):
-        dtype = getattr(torch, dtype, None)
     return dtype if dtype in (torch.float16, torch.bfloat16) else None
 
 
