@@ -75,9 +75,9 @@ print(json.dumps({"blank_peak_rss_mb": int(line.split()[1]) / 1024}))
 app = typer.Typer(add_completion=False)
 
 
-def load_cost(pipeline: Path, precision: str, n_serve: int, serve_files: List[Path]) -> Dict[str, float]:
+def load_cost(python: str, pipeline: Path, precision: str, n_serve: int, serve_files: List[Path]) -> Dict[str, float]:
     args = [str(pipeline), precision, str(n_serve), *map(str, serve_files)]
-    done = subprocess.run([sys.executable, "-c", LOAD, *args], capture_output=True, text=True)
+    done = subprocess.run([python, "-c", LOAD, *args], capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"Loading {pipeline} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -101,6 +101,10 @@ def main(
         None, help="LABEL=PATH,PATH...: a trimmed variant and the texts it keeps the pieces of (none after '=': "
         "the training corpus); repeatable (default: 'trimmed=')"
     ),
+    frequent: Optional[List[str]] = typer.Option(
+        None, help="LABEL=N: the variant LABEL also keeps up to N of the encoder's most frequent pieces in its texts' "
+        "characters (scripts/trim.py --frequent); repeatable"
+    ),
     half_of: Optional[List[str]] = typer.Option(None, help="LABEL of a variant to measure stored as float16 too; repeatable"),
     bf16_of: Optional[List[str]] = typer.Option(
         None, help="LABEL of a variant to measure stored as bfloat16 and run at precision bf16 too ('untrimmed': run at "
@@ -111,6 +115,10 @@ def main(
     n_test: int = typer.Option(1000, min=0, help="First N test sentences per language (0: all)"),
     rounds: int = typer.Option(3, min=1, help="Load-time rounds (median kept)"),
     work_dir: Path = typer.Option(ROOT / "training" / "bench-trim", help="Where the trimmed pipelines and wheels go"),
+    python: str = typer.Option(
+        sys.executable, help="The interpreter that loads each pipeline, e.g. of a virtual environment with only this "
+        "package and its dependencies: every installed package's spaCy entry points are imported by spacy.load"
+    ),
 ):
     """Trim, evaluate, package and load every variant; write the comparison."""
     import spacy
@@ -126,22 +134,27 @@ def main(
     variants = {"untrimmed": {"path": pipeline, "precision": "fp32"}}
     if "untrimmed" in (bf16_of or ()):
         variants["untrimmed, bf16"] = {"path": pipeline, "precision": "bf16"}
+    n_frequent = {label: int(n) for label, _, n in (spec.rpartition("=") for spec in frequent or ())}
     specs = []
     for spec in variant or ["trimmed="]:
         label, _, paths = spec.partition("=")
         texts = [Path(p) for p in paths.split(",") if p]
-        specs.append((label, texts, False))
+        top = n_frequent.get(label, 0)
+        specs.append((label, texts, False, top))
         if label in (half_of or ()):
-            specs.append((f"{label}, fp16", texts, True))
+            specs.append((f"{label}, fp16", texts, True, top))
         if label in (bf16_of or ()):
-            specs.append((f"{label}, bf16", texts, "bfloat16"))
-    for label, texts, is_half in specs:
+            specs.append((f"{label}, bf16", texts, "bfloat16", top))
+    unknown = set(n_frequent) - {label for label, *_ in specs}
+    if unknown:
+        raise typer.BadParameter(f"--frequent names no variant: {sorted(unknown)}")
+    for label, texts, is_half, top in specs:
         out = work_dir / slug(label)
         print(f"[bench] trimming: {label} -> {out}", flush=True)
         start = time.perf_counter()
         report = trim_pipeline(
             pipeline, out, texts, extra_texts=list(extra_text or ()),
-            check=list(tests.values()), half=is_half, overwrite=True,
+            check=list(tests.values()), half=is_half, frequent=top, overwrite=True,
         )
         variants[label] = {
             "path": out, "precision": "bf16" if is_half == "bfloat16" else "fp32",
@@ -167,11 +180,11 @@ def main(
     serve_files = list(tests.values()) if n_serve else []
     for round_ in range(rounds):
         for label, variant in variants.items():
-            loads[label].append(load_cost(variant["path"], variant["precision"], n_serve, serve_files))
+            loads[label].append(load_cost(python, variant["path"], variant["precision"], n_serve, serve_files))
         print(f"[bench] load round {round_ + 1}: " + ", ".join(f"{k} {v[-1]['seconds']:.1f}s" for k, v in loads.items()), flush=True)
     lang = spacy.util.load_config(pipeline / "config.cfg")["nlp"]["lang"]
     blank = [
-        json.loads(subprocess.run([sys.executable, "-c", BLANK, lang], capture_output=True, text=True, check=True).stdout)
+        json.loads(subprocess.run([python, "-c", BLANK, lang], capture_output=True, text=True, check=True).stdout)
         for _ in range(rounds)
     ]
     for label, variant in variants.items():
@@ -188,6 +201,10 @@ def main(
         "langs": lang_list,
         "n_test": n_test,
         "n_serve": n_serve,
+        "load_python": python,
+        "load_packages": subprocess.run(
+            [python, "-m", "pip", "list", "--format=freeze"], capture_output=True, text=True
+        ).stdout.count("\n"),
         "import_only_peak_rss_mb": round(statistics.median(x["import_peak_rss_mb"] for xs in loads.values() for x in xs), 0),
         "blank_peak_rss_mb": round(statistics.median(x["blank_peak_rss_mb"] for x in blank), 0),
         "variants": variants,
@@ -208,7 +225,8 @@ def markdown(result: Dict) -> str:
         "",
         f"Command: `{result['command']}` ({result['date']}, {result['machine']['cpu']}, "
         f"{result['machine']['cpu_count']} CPUs). F1: strict entity F1 (%) on {sentences} "
-        f"test sentences of each language, at the variant's precision. Load: `spacy.load` in a fresh process, "
+        f"test sentences of each language, at the variant's precision. Load: `spacy.load` in a fresh process "
+        f"of `{result.get('load_python', 'python')}` ({result.get('load_packages', '?')} packages installed), "
         f"median of {len(base['load_rounds'])} rounds in turns. Peak RSS (`VmHWM`) over the imports of spaCy and "
         f"this package ({imported:.0f} MiB), after `spacy.load`, after a first doc and after "
         f"{result['n_serve']} test sentences of each language; a blank pipeline of the same language, which "
@@ -247,7 +265,7 @@ def markdown(result: Dict) -> str:
             r = v["report"]
             lines.append(
                 f"- {label}: {r['pieces_after']:,} of {r['pieces_before']:,} pieces kept ({r['pieces_used']:,} used by "
-                f"{r['docs']:,} docs, {r['text_pieces']:,} pieces); encoder parameters {r['params_before']:,} -> "
+                f"{r['docs']:,} docs, {r['text_pieces']:,} pieces; {r.get('pieces_frequent', 0):,} kept as frequent); encoder parameters {r['params_before']:,} -> "
                 f"{r['params_after']:,}; {v['trim_seconds']} s"
             )
     return "\n".join(lines) + "\n"

@@ -42,13 +42,20 @@ def main(
     ),
     trim_output: Optional[Path] = typer.Option(None, help="Where the trimmed copy goes (default: MODEL-trimmed)"),
     trim_text: Optional[List[Path]] = typer.Option(None, help="More texts whose pieces the trimmed copy keeps; repeatable"),
+    trim_frequent: int = typer.Option(
+        100_000, min=0, help="The trimmed copy also keeps up to N of the encoder's most frequent pieces in the texts' "
+        "characters (0: only the texts' own pieces)"
+    ),
 ):
     """Run `spacy package MODEL OUTPUT_DIR --build wheel --force` quietly; on failure, print the end of its log."""
     log = log or output_dir / "package.log"
     try:
         if trim != Trim.no:
             trimmed = trim_output or model.with_name(model.name + "-trimmed")
-            report = trim_pipeline(model, trimmed, extra_texts=trim_text or (), half=HALF.get(trim, False), overwrite=True)
+            report = trim_pipeline(
+                model, trimmed, extra_texts=trim_text or (), half=HALF.get(trim, False), frequent=trim_frequent,
+                overwrite=True,
+            )
             msg.info(f"Trimmed to {report.pieces_after:,} of {report.pieces_before:,} word pieces: {trimmed}")
             model = trimmed
         wheel = build_pipeline_wheel(model, output_dir, log, name=name, version=version)

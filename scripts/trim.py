@@ -3,6 +3,7 @@ texts (by default its training corpus), for a smaller pipeline and wheel.
 
 python scripts/trim.py training/xlmr_ner/model-best training/xlmr_ner/model-trimmed
 python scripts/trim.py training/xlmr_ner/model-best trimmed --corpus corpus/spacy/de/train.spacy --extra-text de.txt --half
+python scripts/trim.py training/xlmr_ner/model-best trimmed --frequent 50000 --bf16
 """
 from pathlib import Path
 from typing import List, Optional
@@ -31,6 +32,10 @@ def main(
     bf16: bool = typer.Option(
         False, "--bf16", help="Store the encoder's weights as bfloat16: used as stored at precision bf16 (the least memory)"
     ),
+    frequent: int = typer.Option(
+        100_000, min=0, help="Also keep up to N of the encoder's most frequent pieces written in the texts' characters, "
+        "so that words the texts lack are cut less finely (0: only the texts' own pieces)"
+    ),
     keep_strings: bool = typer.Option(
         False, "--keep-strings", help="Keep every string of spaCy's string store (by default only labels and vector keys)"
     ),
@@ -44,7 +49,7 @@ def main(
     try:
         result = trim_pipeline(
             pipeline, output, corpus or (), extra_texts=extra_text or (), check=check or (),
-            half="bfloat16" if bf16 else half,
+            half="bfloat16" if bf16 else half, frequent=frequent,
             prune_strings=not keep_strings, overwrite=overwrite,
         )
     except (MissingExtra, ValueError, OSError) as err:

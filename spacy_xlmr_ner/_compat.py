@@ -9,6 +9,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Tuple
 
+import srsly
 import torch
 from spacy.pipeline.pipe import deserialize_config
 from spacy.tokens import Doc
@@ -85,6 +86,49 @@ def encoder_class(config: Any) -> type:
     name = MODEL_MAPPING_NAMES.get(getattr(config, "model_type", None))
     found = getattr(transformers, name, None) if isinstance(name, str) else None
     return found if isinstance(found, type) else transformers.AutoModel
+
+
+def load_tokenizer(path: Path, **kwargs: Any) -> Any:
+    """`AutoTokenizer.from_pretrained`, faster for XLM-R's sentencepiece
+    tokenizer (`XLMRobertaTokenizer`, not the "fast" one).
+
+    While it is constructed, that tokenizer builds its whole vocabulary as a
+    dict twice (`get_vocab`, to check its special tokens and to count them),
+    one Python call per piece: most of `spacy.load`'s time for a
+    250,000-piece vocabulary. It is constructed here as a subclass whose
+    `get_vocab` builds the same dict with one batched sentencepiece call,
+    then made an ordinary `XLMRobertaTokenizer` again.
+
+    path (Path): The saved tokenizer's directory.
+    **kwargs: Settings for `from_pretrained` (the tokenizer config).
+    RETURNS (PreTrainedTokenizerBase): The tokenizer.
+    """
+    from transformers import AutoTokenizer, XLMRobertaTokenizer
+
+    config_file = Path(path) / "tokenizer_config.json"
+    saved = srsly.read_json(config_file) if config_file.is_file() else {}
+    if kwargs.get("use_fast", True) or saved.get("tokenizer_class") != XLMRobertaTokenizer.__name__:
+        return AutoTokenizer.from_pretrained(str(path), **kwargs)
+    settings = {key: value for key, value in kwargs.items() if key != "use_fast"}
+    quick = type(XLMRobertaTokenizer.__name__, (XLMRobertaTokenizer,), {"get_vocab": _xlmr_vocab})
+    tokenizer = quick.from_pretrained(str(path), **settings)
+    tokenizer.__class__ = XLMRobertaTokenizer
+    return tokenizer
+
+
+def _xlmr_vocab(tokenizer: Any) -> Dict[str, int]:
+    # XLMRobertaTokenizer.get_vocab maps convert_ids_to_tokens(i) to i for every
+    # id: the added tokens, else the fairseq specials, else the sentencepiece
+    # piece i - fairseq_offset; then adds added_tokens_encoder.
+    sp_model, offset = tokenizer.sp_model, tokenizer.fairseq_offset
+    size = len(sp_model)
+    vocab = dict(zip(sp_model.id_to_piece(list(range(size))), range(offset, size + offset)))
+    for i, token in tokenizer.fairseq_ids_to_tokens.items():
+        vocab[token] = i
+    for i, token in tokenizer._added_tokens_decoder.items():
+        vocab[str(token)] = i
+    vocab.update(tokenizer.added_tokens_encoder)
+    return vocab
 
 
 def transformer_pipe(

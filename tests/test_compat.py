@@ -207,3 +207,31 @@ def test_encoder_class_falls_back_to_automodel():
         model_type = "no-such-model"
 
     assert _compat.encoder_class(Unknown()) is AutoModel
+
+
+def test_transformers_xlmr_tokenizer_vocab_is_what_load_tokenizer_builds(tiny_encoder, tmp_path):
+    from transformers import XLMRobertaTokenizer
+
+    expected = AutoTokenizer.from_pretrained(str(tiny_encoder), use_fast=False)
+    assert type(expected) is XLMRobertaTokenizer
+    # A token added after saving, as a user's pipeline may have.
+    expected.add_tokens(["<ent>"], special_tokens=True)
+    expected.save_pretrained(str(tmp_path))
+    expected = AutoTokenizer.from_pretrained(str(tmp_path), use_fast=False)
+    got = _compat.load_tokenizer(tmp_path, use_fast=False)
+    assert type(got) is XLMRobertaTokenizer
+    assert _compat._xlmr_vocab(got) == XLMRobertaTokenizer.get_vocab(got) == expected.get_vocab(), (
+        "transformers: XLMRobertaTokenizer.get_vocab changed; adapt _compat._xlmr_vocab"
+    )
+    assert len(got) == len(expected) and got.added_tokens_decoder == expected.added_tokens_decoder
+    assert got.all_special_ids == expected.all_special_ids
+    text = "Angela Merkel <ent> besuchte Zürich. 東京 <mask>"
+    assert got(text)["input_ids"] == expected(text)["input_ids"]
+    got.save_pretrained(str(tmp_path / "again"))
+    assert srsly.read_json(tmp_path / "again" / "tokenizer_config.json")["tokenizer_class"] == "XLMRobertaTokenizer"
+
+
+def test_load_tokenizer_leaves_other_tokenizers_to_autotokenizer(tiny_encoder):
+    from transformers import XLMRobertaTokenizerFast
+
+    assert type(_compat.load_tokenizer(tiny_encoder)) is XLMRobertaTokenizerFast

@@ -77,6 +77,12 @@ def test_package_steps_name_the_pipeline_and_keep_setuptools_output_in_a_log():
     assert "--trim half" in " ".join(next(c for c in trimmed["commands"] if c["name"] == "package")["script"])
     bf16 = load_project_config(REPO, overrides={"vars.trim": "bf16"})
     assert "--trim bf16" in " ".join(next(c for c in bf16["commands"] if c["name"] == "package")["script"])
+    assert "--trim-frequent 100000" in commands["package"] and "--trim-frequent 100000" in commands["demo-package"]
+    frequent = load_project_config(REPO, overrides={"vars.trim_frequent": 50000})
+    scripts = {cmd["name"]: " ".join(cmd["script"]) for cmd in frequent["commands"]}
+    for step in ("package", "demo-package"):
+        assert "--trim-frequent 50000" in scripts[step]
+    assert "--frequent 50000" in scripts["trim"]
 
 
 def test_cross_domain_study_takes_data_sets_and_languages_from_vars():

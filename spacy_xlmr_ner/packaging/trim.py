@@ -4,7 +4,9 @@ pieces of the texts it serves.
 Most of an XLM-R pipeline is its word-piece embedding table (250,000 rows),
 of which a pipeline for a few languages uses a small part. `trim_pipeline`
 keeps the pieces that occur in some texts (by default the pipeline's
-training corpus), every single-character piece and the special tokens,
+training corpus), the encoder's most frequent pieces written in the same
+characters (100,000 by default), every single-character piece and the
+special tokens,
 rewrites the sentencepiece model and the embedding table consistently,
 drops the training corpus's words from spaCy's string store, and saves a
 pipeline that loads, packages and serves like any other.
@@ -28,7 +30,13 @@ from spacy_transformers.pipeline_component import Transformer
 
 from .._compat import hf_objects
 from ..models.precision import restore_table
-from ..tokenization.vocab_trim import changed_pieces, load_model_proto, pieces_to_keep, trim_model_proto
+from ..tokenization.vocab_trim import (
+    changed_pieces,
+    frequent_pieces,
+    load_model_proto,
+    pieces_to_keep,
+    trim_model_proto,
+)
 
 PathLike = Union[str, Path]
 BATCH = 256
@@ -55,6 +63,8 @@ class TrimReport:
     pieces_before (int): Word pieces of the encoder's sentencepiece model.
     pieces_after (int): Word pieces kept.
     pieces_used (int): Distinct pieces the given texts use (all kept).
+    pieces_frequent (int): Pieces kept as among the encoder's most frequent
+        in the texts' characters (`frequent_pieces`), beyond those used.
     docs (int): Documents of the given texts.
     text_pieces (int): Word pieces of the given texts.
     changed (int): Pieces of the given texts the trimmed model cuts
@@ -91,6 +101,7 @@ class TrimReport:
     strings_before: int = 0
     strings_after: int = 0
     stored_dtype: str = "float32"
+    pieces_frequent: int = 0
 
     def to_dict(self) -> Dict[str, Any]:
         """RETURNS (Dict[str, Any]): The report as JSON-able data."""
@@ -101,6 +112,7 @@ class TrimReport:
         rows = [
             ("word pieces kept", f"{self.pieces_after:,} of {self.pieces_before:,}"),
             ("used by the given texts", f"{self.pieces_used:,} ({self.docs:,} docs, {self.text_pieces:,} pieces)"),
+            ("kept as frequent", f"{self.pieces_frequent:,}"),
             ("given texts' pieces changed", f"{self.changed:,} ({_share(self.changed, self.text_pieces)})"),
             ("encoder parameters", f"{self.params_before:,} -> {self.params_after:,}"),
             ("pipeline size", f"{self.bytes_before / 2**20:,.1f} MiB -> {self.bytes_after / 2**20:,.1f} MiB"),
@@ -122,12 +134,14 @@ def trim_pipeline(
     extra_texts: Sequence[PathLike] = (),
     check: Sequence[PathLike] = (),
     half: Union[bool, str] = False,
+    frequent: int = 100_000,
     prune_strings: bool = True,
     overwrite: bool = False,
 ) -> TrimReport:
     """Save a copy of a trained pipeline whose encoder keeps only the word
-    pieces of some texts, plus every single-character piece and the special
-    tokens: a text whose pieces are all kept gets exactly the same entities,
+    pieces of some texts, its most frequent pieces in the same characters,
+    every single-character piece and the special tokens: a text whose pieces
+    are all kept gets exactly the same entities,
     and any other text still works, its dropped pieces split into smaller
     kept ones.
 
@@ -148,6 +162,11 @@ def trim_pipeline(
         the word-embedding table, which stays float16 and memory-mapped; or
         "bfloat16", which a transformer whose `precision` is "bf16" uses as
         stored, memory-mapped, for the least memory.
+    frequent (int): Also keep up to this many of the encoder's most frequent
+        pieces (the highest-scoring in its sentencepiece model) that are
+        written only in characters of the texts' pieces, so that words the
+        texts lack are cut less finely; 0 keeps only the texts' own pieces.
+        Each costs a row of the table.
     prune_strings (bool): Also drop the strings spaCy's string store keeps
         from the training corpus (every word it read), which prediction does
         not need and which take most of `spacy.load`'s time once the
@@ -157,6 +176,8 @@ def trim_pipeline(
     """
     pipeline, output = Path(pipeline), Path(output)
     half_dtype = _half_dtype(half)
+    if frequent < 0:
+        raise ValueError(f"frequent must be 0 or more pieces, not {frequent}")
     if output.exists() and not overwrite:
         raise FileExistsError(f"{output} exists: choose another output, or overwrite it")
     if output.resolve() == pipeline.resolve():
@@ -186,7 +207,8 @@ def trim_pipeline(
         names = ", ".join("the training corpus" if s is None else str(s) for s in sources)
         raise ValueError(f"No text to trim to: {names} gave no documents")
 
-    keep = pieces_to_keep(proto, counts.used)
+    base = pieces_to_keep(proto, counts.used)
+    keep = sorted(set(base).union(frequent_pieces(proto, counts.used, frequent))) if frequent else base
     trimmed = trim_model_proto(proto, keep)
     trimmed_sp = _processor(trimmed)
     changed = _changed(windows, full_sp, trimmed_sp)
@@ -225,6 +247,7 @@ def trim_pipeline(
             pieces_before=len(proto.pieces),
             pieces_after=len(trimmed.pieces),
             pieces_used=len(counts.used),
+            pieces_frequent=len(keep) - len(base),
             docs=counts.docs,
             text_pieces=counts.pieces,
             changed=changed[0],

@@ -14,9 +14,17 @@ from spacy_transformers.data_classes import FullTransformerBatch
 from spacy_transformers.pipeline_component import Transformer
 from spacy_transformers.util import get_torch_default_device
 from thinc.api import Config, Model
-from transformers import AutoConfig, AutoTokenizer
+from transformers import AutoConfig
 
-from .._compat import encoder_class, hf_objects, init_configs, read_cfg, set_hf_objects, transformer_pipe
+from .._compat import (
+    encoder_class,
+    hf_objects,
+    init_configs,
+    load_tokenizer,
+    read_cfg,
+    set_hf_objects,
+    transformer_pipe,
+)
 from ..models.precision import PRECISIONS, cast_bf16, quantize_int8, restore_table, widen_half
 
 DEFAULT_CONFIG_STR = """
@@ -269,7 +277,7 @@ class XLMRTransformer(Transformer):
     def _load_model(self, path: Path) -> None:
         tok_config, trf_config = init_configs(self.model)
         trf_config["return_dict"] = True
-        tokenizer = AutoTokenizer.from_pretrained(str(path), **tok_config)
+        tokenizer = load_tokenizer(path, **tok_config)
         config = AutoConfig.from_pretrained(str(path), **trf_config)
         stored = stored_dtype(config)
         if stored is None:

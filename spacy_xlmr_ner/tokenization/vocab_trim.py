@@ -5,7 +5,9 @@ are all kept is cut into exactly the same pieces: the unigram search finds
 the same best path among fewer candidates. Every single-character piece is
 kept as well, so any text still tokenizes, its dropped pieces split into
 smaller kept ones, and the lowest-scoring piece, which sets the penalty of
-an unknown character.
+an unknown character. Optionally the model's most frequent pieces written in
+the texts' characters are kept too (`frequent_pieces`), so that words the
+texts lack lose less.
 """
 from typing import Iterable, List, Sequence, Set, Tuple
 
@@ -54,6 +56,32 @@ def pieces_to_keep(proto, used: Iterable[int]) -> List[int]:
     if lowest is not None:
         keep.add(lowest)
     return sorted(keep)
+
+
+def frequent_pieces(proto, used: Iterable[int], n: int) -> List[int]:
+    """The `n` highest-scoring ordinary pieces of more than one character
+    that are not in `used` and are written only in characters the used
+    pieces have. A unigram model's piece scores are the log-probabilities it
+    learned on its training text (for XLM-R, CC-100), so these are the
+    pieces that text uses most, in the scripts of the given texts.
+
+    proto (ModelProto): The sentencepiece model.
+    used (Iterable[int]): Ids of the pieces the texts use.
+    n (int): How many pieces to return at most.
+    RETURNS (List[int]): Their ids, highest score first.
+    """
+    if n < 0:
+        raise ValueError(f"The number of frequent pieces to keep must be at least 0, not {n}")
+    used_ids = {int(i) for i in used}
+    normal = type(proto.pieces[0]).NORMAL if len(proto.pieces) else 1
+    chars = {ch for i in used_ids if 0 <= i < len(proto.pieces) for ch in proto.pieces[i].piece}
+    candidates = [
+        i
+        for i, piece in enumerate(proto.pieces)
+        if i not in used_ids and piece.type == normal and len(piece.piece) > 1 and chars.issuperset(piece.piece)
+    ]
+    candidates.sort(key=lambda i: (-proto.pieces[i].score, i))
+    return candidates[:n]
 
 
 def trim_model_proto(proto, keep: Sequence[int]):

@@ -52,11 +52,12 @@ def safetensors_dtypes(path):
 
 @pytest.fixture(scope="module")
 def trained(served_pipeline, tmp_path_factory):  # noqa: F811
-    """The tiny trained pipeline, trimmed to the first four training texts."""
+    """The tiny trained pipeline, trimmed to the pieces of the first four
+    training texts only."""
     root = tmp_path_factory.mktemp("trim")
     corpus = write_lines(root / "kept.txt", KEPT)
     held = write_lines(root / "held.txt", HELD_OUT)
-    report = trim_pipeline(served_pipeline, root / "trimmed", [corpus], check=[held])
+    report = trim_pipeline(served_pipeline, root / "trimmed", [corpus], check=[held], frequent=0)
     return served_pipeline, root / "trimmed", report
 
 
@@ -115,6 +116,28 @@ def test_report_embedding_table_and_meta_agree(trained):
     labels = sorted(nlp.get_pipe("xlmr_ner").labels)
     assert srsly.read_json(trimmed / "vocab" / "strings.json") == labels
     assert report.strings_after == len(labels) < report.strings_before == len(srsly.read_json(original / "vocab" / "strings.json"))
+
+
+def test_frequent_pieces_keep_kept_text_exact_and_cut_held_out_text_less(trained, tmp_path):
+    original, trimmed, report = trained
+    corpus = trimmed.parent / "kept.txt"
+    held = trimmed.parent / "held.txt"
+    more = trim_pipeline(original, tmp_path / "more", [corpus], check=[held], frequent=10)
+    by_default = trim_pipeline(original, tmp_path / "default", [corpus], check=[held])
+    assert report.pieces_frequent == 0 and more.pieces_frequent == 10
+    # The tiny encoder has fewer such pieces than the default (100,000) keeps: all of them.
+    assert by_default.pieces_frequent > 10
+    assert by_default.pieces_after == report.pieces_after + by_default.pieces_frequent
+    assert by_default.check[str(held)]["changed"] <= more.check[str(held)]["changed"]
+    assert more.pieces_after == report.pieces_after + more.pieces_frequent
+    assert more.pieces_used == report.pieces_used and more.changed == 0
+    assert more.check[str(held)]["changed"] < report.check[str(held)]["changed"]
+    assert srsly.read_json(tmp_path / "more" / "meta.json")["vocab_trim"]["pieces_frequent"] == more.pieces_frequent
+    before, after = spacy.load(original), spacy.load(tmp_path / "more")
+    assert predictions(after, KEPT) == predictions(before, KEPT)
+    with pytest.raises(ValueError, match="frequent must be 0 or more"):
+        trim_pipeline(original, tmp_path / "bad", [corpus], frequent=-1)
+    assert not (tmp_path / "bad").exists()
 
 
 def test_docs_of_the_trimmed_pipeline_serialize(trained):
@@ -245,11 +268,12 @@ def test_script(corpus_pipeline, tmp_path):
     run = subprocess.run(
         [sys.executable, "scripts/trim.py", str(corpus_pipeline / "model"), str(tmp_path / "trimmed"),
          "--extra-text", str(write_lines(tmp_path / "x.txt", HELD_OUT)), "--report", str(tmp_path / "report.json"),
-         "--bf16"],
+         "--bf16", "--frequent", "20"],
         cwd=REPO, capture_output=True, text=True,
     )
     assert run.returncode == 0, run.stdout + run.stderr
     report = srsly.read_json(tmp_path / "report.json")
+    assert 0 < report["pieces_frequent"] <= 20
     assert f"{report['pieces_after']:,} of {report['pieces_before']:,}" in run.stdout
     assert report["stored_dtype"] == "bfloat16" and "bfloat16" in run.stdout
     assert spacy.load(tmp_path / "trimmed").pipe_names == ["transformer", "xlmr_ner"]
@@ -273,7 +297,7 @@ def test_package_a_trimmed_wheel(corpus_pipeline, tmp_path):
     run = subprocess.run(
         [sys.executable, "scripts/package.py", str(corpus_pipeline / "model"), str(tmp_path / "packages"),
          "--name", "tiny_trimmed", "--version", "1.0.0", "--trim", "bf16", "--trim-output", str(tmp_path / "trimmed"),
-         "--trim-text", str(write_lines(tmp_path / "x.txt", KEPT))],
+         "--trim-text", str(write_lines(tmp_path / "x.txt", KEPT)), "--trim-frequent", "10"],
         cwd=REPO, capture_output=True, text=True,
     )
     assert run.returncode == 0, run.stdout + run.stderr
@@ -286,6 +310,7 @@ def test_package_a_trimmed_wheel(corpus_pipeline, tmp_path):
     assert sp_model == (tmp_path / "trimmed" / "transformer" / "model" / "sentencepiece.bpe.model").read_bytes()
     assert meta["vocab_trim"]["half"] is True and meta["vocab_trim"]["stored_dtype"] == "bfloat16"
     assert meta["vocab_trim"]["docs"] == 2 + len(KEPT)
+    assert 0 < meta["vocab_trim"]["pieces_frequent"] <= 10
     assert meta["vocab_trim"]["pieces_after"] < meta["vocab_trim"]["pieces_before"]
 
 
@@ -307,13 +332,19 @@ def test_real_encoder_trimmed_to_its_training_corpus(e5_dir, tmp_path):
     overrides = {"paths.train": str(corpus), "paths.dev": str(corpus), "paths.encoder": str(e5_dir)}
     nlp = init_nlp(load_config(REPO / "configs" / "cpu.cfg", overrides=overrides, interpolate=False))
     nlp.to_disk(tmp_path / "model")
-    report = trim_pipeline(tmp_path / "model", tmp_path / "trimmed", check=[tmp_path / "ru.spacy"])
+    report = trim_pipeline(tmp_path / "model", tmp_path / "trimmed", check=[tmp_path / "ru.spacy"], frequent=0)
     assert report.docs == 300 and report.changed == 0
     assert report.pieces_before == 250_000 and report.pieces_after < 20_000
     assert report.check[str(tmp_path / "ru.spacy")]["changed"] > 0
     trimmed = spacy.load(tmp_path / "trimmed")
     german = [doc.text for doc in DocBin().from_disk(corpus / "de" / "train.spacy").get_docs(nlp.vocab)]
     assert predictions(trimmed, german) == predictions(nlp, german)
+    # The frequent pieces kept besides are written in the German corpus's characters.
+    more = trim_pipeline(tmp_path / "model", tmp_path / "more", check=[tmp_path / "ru.spacy"], frequent=20_000)
+    assert more.pieces_frequent == 20_000 and more.pieces_after == report.pieces_after + 20_000
+    sp_model = encoder_of(spacy.load(tmp_path / "more")).tokenizer.sp_model
+    assert not any("\u0400" <= ch <= "\u04ff" for i in range(sp_model.get_piece_size()) if len(p := sp_model.id_to_piece(i)) > 1 for ch in p)
+    assert predictions(spacy.load(tmp_path / "more"), german) == predictions(nlp, german)
     russian = [doc.text for doc in DocBin().from_disk(tmp_path / "ru.spacy").get_docs(nlp.vocab)]
     before, after = encoder_of(nlp).tokenizer, encoder_of(trimmed).tokenizer
     for text in russian:

@@ -6,7 +6,13 @@ import pytest
 import sentencepiece as spm
 
 from helpers.tiny_models import TRAINING_TEXT
-from spacy_xlmr_ner.tokenization.vocab_trim import changed_pieces, load_model_proto, pieces_to_keep, trim_model_proto
+from spacy_xlmr_ner.tokenization.vocab_trim import (
+    changed_pieces,
+    frequent_pieces,
+    load_model_proto,
+    pieces_to_keep,
+    trim_model_proto,
+)
 
 KEPT_TEXTS = TRAINING_TEXT[:3]
 HELD_OUT = ["Mark Rutte bezocht Amsterdam.", "Lech Wałęsa odwiedził Gdańsk.", "習近平 und 😀 in Zürich"]
@@ -57,6 +63,40 @@ def test_kept_texts_tokenize_exactly_as_before_and_others_still_do(proto):
         assert after.count("<unk>") == before.count("<unk>")
         changed += changed_pieces(before, after)[0]
     assert changed > 0  # the held-out texts do use pieces that were dropped
+
+
+def test_frequent_pieces_are_the_highest_scoring_in_the_texts_characters(proto):
+    used = used_ids(proto, KEPT_TEXTS[:1])
+    chars = {ch for i in used for ch in proto.pieces[i].piece}
+    normal = type(proto.pieces[0]).NORMAL
+    eligible = [
+        i for i, p in enumerate(proto.pieces)
+        if i not in used and p.type == normal and len(p.piece) > 1 and set(p.piece) <= chars
+    ]
+    assert 3 < len(eligible) < len(proto.pieces) - len(used)  # some pieces are written in other characters
+    top = frequent_pieces(proto, used, 3)
+    assert len(top) == 3 and not set(top) & used
+    scores = [proto.pieces[i].score for i in top]
+    assert scores == sorted(scores, reverse=True)
+    assert min(scores) >= max(proto.pieces[i].score for i in eligible if i not in top)
+    assert all(set(proto.pieces[i].piece) <= chars for i in top)
+    assert sorted(frequent_pieces(proto, used, len(proto.pieces))) == sorted(eligible)
+    assert frequent_pieces(proto, used, 0) == []
+    with pytest.raises(ValueError, match="at least 0"):
+        frequent_pieces(proto, used, -1)
+
+
+def test_frequent_pieces_keep_the_texts_cut_and_cut_others_less(proto):
+    used = used_ids(proto, KEPT_TEXTS)
+    plain = processor(trim_model_proto(proto, pieces_to_keep(proto, used)))
+    more = processor(trim_model_proto(proto, pieces_to_keep(proto, used | set(frequent_pieces(proto, used, 200)))))
+    full = processor(proto)
+    for text in KEPT_TEXTS:
+        assert more.encode(text, out_type=str) == full.encode(text, out_type=str)
+    held_out = TRAINING_TEXT[3:]
+    changed_plain = sum(changed_pieces(full.encode(t, out_type=str), plain.encode(t, out_type=str))[0] for t in held_out)
+    changed_more = sum(changed_pieces(full.encode(t, out_type=str), more.encode(t, out_type=str))[0] for t in held_out)
+    assert changed_more < changed_plain
 
 
 def test_changed_pieces():
