@@ -14,7 +14,7 @@ from wasabi import msg
 
 from spacy_xlmr_ner.extras import MissingExtra
 from spacy_xlmr_ner.packaging import PackagingError, build_pipeline_wheel
-from spacy_xlmr_ner.packaging.trim import trim_pipeline
+from spacy_xlmr_ner.packaging.trim import DEFAULT_FREQUENT, trim_pipeline
 
 app = typer.Typer(add_completion=False)
 
@@ -43,7 +43,7 @@ def main(
     trim_output: Optional[Path] = typer.Option(None, help="Where the trimmed copy goes (default: MODEL-trimmed)"),
     trim_text: Optional[List[Path]] = typer.Option(None, help="More texts whose pieces the trimmed copy keeps; repeatable"),
     trim_frequent: int = typer.Option(
-        100_000, min=0, help="The trimmed copy also keeps up to N of the encoder's most frequent pieces in the texts' "
+        DEFAULT_FREQUENT, min=0, help="The trimmed copy also keeps up to N of the encoder's most frequent pieces in the texts' "
         "characters (0: only the texts' own pieces)"
     ),
 ):

@@ -13,7 +13,7 @@ import typer
 from wasabi import msg
 
 from spacy_xlmr_ner.extras import MissingExtra
-from spacy_xlmr_ner.packaging.trim import trim_pipeline
+from spacy_xlmr_ner.packaging.trim import DEFAULT_FREQUENT, trim_pipeline
 
 app = typer.Typer(add_completion=False)
 
@@ -33,7 +33,7 @@ def main(
         False, "--bf16", help="Store the encoder's weights as bfloat16: used as stored at precision bf16 (the least memory)"
     ),
     frequent: int = typer.Option(
-        100_000, min=0, help="Also keep up to N of the encoder's most frequent pieces written in the texts' characters, "
+        DEFAULT_FREQUENT, min=0, help="Also keep up to N of the encoder's most frequent pieces written in the texts' characters, "
         "so that words the texts lack are cut less finely (0: only the texts' own pieces)"
     ),
     keep_strings: bool = typer.Option(

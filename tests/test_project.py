@@ -78,6 +78,9 @@ def test_package_steps_name_the_pipeline_and_keep_setuptools_output_in_a_log():
     bf16 = load_project_config(REPO, overrides={"vars.trim": "bf16"})
     assert "--trim bf16" in " ".join(next(c for c in bf16["commands"] if c["name"] == "package")["script"])
     assert "--trim-frequent 100000" in commands["package"] and "--trim-frequent 100000" in commands["demo-package"]
+    from spacy_xlmr_ner.packaging.trim import DEFAULT_FREQUENT
+
+    assert config["vars"]["trim_frequent"] == DEFAULT_FREQUENT  # the project's default is the library's
     frequent = load_project_config(REPO, overrides={"vars.trim_frequent": 50000})
     scripts = {cmd["name"]: " ".join(cmd["script"]) for cmd in frequent["commands"]}
     for step in ("package", "demo-package"):

@@ -40,6 +40,8 @@ from ..tokenization.vocab_trim import (
 
 PathLike = Union[str, Path]
 BATCH = 256
+# Frequent pieces a trim keeps by default (`frequent_pieces`), of XLM-R's 250,000.
+DEFAULT_FREQUENT = 100_000
 
 
 @dataclass
@@ -134,7 +136,7 @@ def trim_pipeline(
     extra_texts: Sequence[PathLike] = (),
     check: Sequence[PathLike] = (),
     half: Union[bool, str] = False,
-    frequent: int = 100_000,
+    frequent: int = DEFAULT_FREQUENT,
     prune_strings: bool = True,
     overwrite: bool = False,
 ) -> TrimReport:
